@@ -1,0 +1,14 @@
+; `x.close()` on a plain name: candidate close sites. Whether `x` holds a
+; tracked connection is decided in Rust, by following the scope's bindings.
+(call
+  function: (attribute
+    object: (identifier) @object
+    attribute: (identifier) @method)
+  (#eq? @method "close")) @close
+
+; `with <call> [as x]:` items: a helper used as a context manager.
+(with_item
+  value: [
+    (call) @with_call
+    (as_pattern (call) @with_call)
+  ])

@@ -1,0 +1,195 @@
+//! Configuration: `[tool.connfix]` in the nearest `pyproject.toml`, or a
+//! `connfix.toml`, or the file given with `--config`. Unknown keys and wrong
+//! types are errors that name the file and the key.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// What the rules look for and what the fixes write.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Functions that hand out a pooled connection (`get_db_connection`).
+    pub helpers: Vec<String>,
+    /// The module that holds the acquire and release functions.
+    pub tracker_module: String,
+    pub acquire: String,
+    pub release: String,
+    /// Calls that create an engine to be disposed (`create_engine`).
+    pub engine_factories: Vec<String>,
+    pub dispose_method: String,
+    /// Glob patterns of paths not to walk into.
+    pub exclude: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            helpers: vec!["get_db_connection".into()],
+            tracker_module: "src.utils.connection_tracker".into(),
+            acquire: "track_connection_acquired".into(),
+            release: "track_connection_released".into(),
+            engine_factories: vec!["create_engine".into(), "create_async_engine".into()],
+            dispose_method: "dispose".into(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PyProject {
+    tool: Option<Tool>,
+}
+
+#[derive(Deserialize)]
+struct Tool {
+    connfix: Option<toml::Value>,
+}
+
+impl Config {
+    /// The configuration for a run from `dir`: `explicit` if given, else the
+    /// nearest `connfix.toml` or `pyproject.toml` with a `[tool.connfix]`
+    /// table in `dir` or above it, else the defaults. Returns where it came
+    /// from too.
+    pub fn discover(dir: &Path, explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>)> {
+        if let Some(path) = explicit {
+            return Ok((Config::load(path)?, Some(path.to_path_buf())));
+        }
+        for folder in dir.ancestors() {
+            let own = folder.join("connfix.toml");
+            if own.is_file() {
+                return Ok((Config::load(&own)?, Some(own)));
+            }
+            let pyproject = folder.join("pyproject.toml");
+            if pyproject.is_file() && Config::table_of(&pyproject)?.is_some() {
+                return Ok((Config::load(&pyproject)?, Some(pyproject)));
+            }
+        }
+        Ok((Config::default(), None))
+    }
+
+    /// Read a `connfix.toml` (top-level keys) or a `pyproject.toml`
+    /// (`[tool.connfix]`).
+    pub fn load(path: &Path) -> Result<Config> {
+        let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
+        let table = if is_pyproject {
+            Config::table_of(path)?.unwrap_or_else(|| toml::Value::Table(Default::default()))
+        } else {
+            let text = read(path)?;
+            toml::from_str::<toml::Value>(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?
+        };
+        let where_ = if is_pyproject {
+            "[tool.connfix]"
+        } else {
+            "the top level"
+        };
+        let config = Config::deserialize(table)
+            .map_err(|e| anyhow::anyhow!("{}: {} (in {where_})", path.display(), e.message()))?;
+        config
+            .validate()
+            .with_context(|| format!("{}: invalid configuration", path.display()))?;
+        Ok(config)
+    }
+
+    fn table_of(pyproject: &Path) -> Result<Option<toml::Value>> {
+        let text = read(pyproject)?;
+        let parsed: PyProject = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", pyproject.display(), e.message()))?;
+        Ok(parsed.tool.and_then(|t| t.connfix))
+    }
+
+    fn validate(&self) -> Result<()> {
+        let names = self.helpers.iter().chain(&self.engine_factories).chain([
+            &self.acquire,
+            &self.release,
+            &self.dispose_method,
+        ]);
+        for name in names {
+            let ok = !name.is_empty()
+                && name.split('.').all(|part| {
+                    part.chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphabetic() || c == '_')
+                        && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+                });
+            if !ok {
+                bail!(
+                    "`{name}` is not a Python name (dotted names are allowed for helpers and factories)"
+                );
+            }
+        }
+        for name in [&self.acquire, &self.release, &self.dispose_method] {
+            if name.contains('.') {
+                bail!("`{name}` must be a plain name, without dots");
+            }
+        }
+        if self.tracker_module.is_empty() || self.tracker_module.split('.').any(str::is_empty) {
+            bail!("`tracker_module` must be a module path such as `src.utils.connection_tracker`");
+        }
+        Ok(())
+    }
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the configuration file", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(name: &str, text: &str) -> Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "{}",
+                format!("{e:#}").replace(&dir.path().display().to_string(), "DIR")
+            )
+        })
+    }
+
+    #[test]
+    fn pyproject_table_overrides_defaults() {
+        let config = load(
+            "pyproject.toml",
+            "[tool.connfix]\nhelpers = [\"get_conn\"]\ndispose_method = \"close\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.helpers, vec!["get_conn"]);
+        assert_eq!(config.dispose_method, "close");
+        assert_eq!(config.acquire, "track_connection_acquired");
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let error = load("connfix.toml", "helper = [\"x\"]\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `exclude` (in the top level)"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_file_and_key() {
+        let error = load("pyproject.toml", "[tool.connfix]\nhelpers = \"get_conn\"\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "DIR/pyproject.toml: invalid type: string \"get_conn\", expected a sequence (in [tool.connfix])"
+        );
+    }
+
+    #[test]
+    fn a_non_name_is_rejected() {
+        let error = load("connfix.toml", "acquire = \"track-it\"\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "DIR/connfix.toml: invalid configuration: `track-it` is not a Python name (dotted names are allowed for helpers and factories)"
+        );
+    }
+}

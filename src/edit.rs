@@ -1,0 +1,138 @@
+//! Edits as plain data, and the one engine that applies them. Rules build
+//! `Fix`es; only `apply` turns them into new text. It knows nothing about any
+//! rule: it sorts, skips fixes that overlap one already taken (the next pass
+//! picks them up), and splices in one pass.
+
+use std::ops::Range;
+
+/// Replace the bytes in `range` by `replacement`. An empty range inserts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub range: Range<usize>,
+    pub replacement: Vec<u8>,
+}
+
+impl Edit {
+    pub fn insert(at: usize, text: Vec<u8>) -> Edit {
+        Edit {
+            range: at..at,
+            replacement: text,
+        }
+    }
+
+    pub fn replace(range: Range<usize>, text: Vec<u8>) -> Edit {
+        assert!(
+            range.start <= range.end,
+            "an edit's range runs forwards: {range:?}"
+        );
+        Edit {
+            range,
+            replacement: text,
+        }
+    }
+}
+
+/// The edits that together make one fix: all of them are applied, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    pub edits: Vec<Edit>,
+}
+
+impl Fix {
+    pub fn new(mut edits: Vec<Edit>) -> Fix {
+        edits.sort_by_key(|e| (e.range.start, e.range.end));
+        for pair in edits.windows(2) {
+            assert!(
+                pair[0].range.end <= pair[1].range.start
+                    && !(pair[0].range.is_empty() && pair[0].range.start == pair[1].range.start),
+                "the edits of one fix must not overlap: {:?} and {:?}",
+                pair[0].range,
+                pair[1].range
+            );
+        }
+        Fix { edits }
+    }
+
+    fn span(&self) -> Range<usize> {
+        let start = self.edits.first().map_or(0, |e| e.range.start);
+        let end = self.edits.last().map_or(0, |e| e.range.end);
+        start..end
+    }
+}
+
+/// Apply every fix that does not touch one applied before it (in order of
+/// position). Returns the new text and how many fixes were left for a later
+/// pass.
+pub fn apply(text: &[u8], fixes: &[Fix]) -> (Vec<u8>, usize) {
+    let mut order: Vec<&Fix> = fixes.iter().filter(|f| !f.edits.is_empty()).collect();
+    order.sort_by_key(|f| (f.span().start, f.span().end));
+    let mut taken: Vec<&Edit> = Vec::new();
+    let mut skipped = 0;
+    let mut last_end: Option<usize> = None;
+    for fix in order {
+        let span = fix.span();
+        // Touching counts as overlapping: two insertions at one offset would
+        // have no defined order.
+        if last_end.is_some_and(|end| span.start <= end) {
+            skipped += 1;
+            continue;
+        }
+        last_end = Some(span.end);
+        taken.extend(&fix.edits);
+    }
+    let mut out =
+        Vec::with_capacity(text.len() + taken.iter().map(|e| e.replacement.len()).sum::<usize>());
+    let mut at = 0;
+    for edit in taken {
+        out.extend_from_slice(&text[at..edit.range.start]);
+        out.extend_from_slice(&edit.replacement);
+        at = edit.range.end;
+    }
+    out.extend_from_slice(&text[at..]);
+    (out, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_in_position_order_whatever_the_input_order() {
+        let fixes = vec![
+            Fix::new(vec![Edit::insert(3, b"!".to_vec())]),
+            Fix::new(vec![Edit::replace(0..1, b"A".to_vec())]),
+        ];
+        assert_eq!(apply(b"abc", &fixes), (b"Abc!".to_vec(), 0));
+    }
+
+    #[test]
+    fn skips_a_fix_that_overlaps_or_touches_an_earlier_one() {
+        let fixes = vec![
+            Fix::new(vec![Edit::replace(0..2, b"X".to_vec())]),
+            Fix::new(vec![Edit::insert(2, b"Y".to_vec())]),
+            Fix::new(vec![Edit::replace(1..3, b"Z".to_vec())]),
+        ];
+        assert_eq!(apply(b"abcd", &fixes), (b"Xcd".to_vec(), 2));
+    }
+
+    #[test]
+    fn a_fix_is_applied_whole_or_not_at_all() {
+        let fixes = vec![
+            Fix::new(vec![Edit::replace(2..3, b"X".to_vec())]),
+            Fix::new(vec![
+                Edit::insert(0, b"<".to_vec()),
+                Edit::insert(4, b">".to_vec()),
+            ]),
+        ];
+        assert_eq!(apply(b"abcd", &fixes), (b"<abcd>".to_vec(), 1));
+    }
+
+    #[test]
+    #[should_panic(expected = "must not overlap")]
+    fn a_fix_with_overlapping_edits_is_a_bug() {
+        Fix::new(vec![
+            Edit::replace(0..2, vec![]),
+            Edit::replace(1..3, vec![]),
+        ]);
+    }
+}

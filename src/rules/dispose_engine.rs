@@ -1,0 +1,353 @@
+//! `dispose-engine`: the audit's health-endpoint fix.
+//!
+//! An engine created inside a function (`engine = create_engine(url)`) holds
+//! a pool of server connections until it is disposed; one created per request
+//! and never disposed leaks them. The rule wraps the rest of the engine's
+//! block in `try:` / `finally: engine.dispose()` (`await engine.dispose()`
+//! for async factories), at any depth, re-indenting the wrapped lines without
+//! touching the inside of any multi-line string. A bare `engine.dispose()`
+//! later in the same block moves into the `finally`.
+//!
+//! ```python
+//! engine = create_engine(DATABASE_URL)      engine = create_engine(DATABASE_URL)
+//! with engine.connect() as c:               try:
+//!     c.execute(text("SELECT 1"))               with engine.connect() as c:
+//!                                                   c.execute(text("SELECT 1"))
+//!                                           finally:
+//!                                               engine.dispose()
+//! ```
+//!
+//! Leaves alone, as findings: module- and class-level engines (long-lived by
+//! design), engines that escape (returned, yielded, stored on an attribute,
+//! item or global, captured by a nested function), engines created inline
+//! without a name, an async engine in a non-async function. Leaves alone
+//! silently: engines already disposed in an enclosing or following `finally`.
+
+use anyhow::Result;
+use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+
+use crate::config::Config;
+use crate::edit::{Edit, Fix};
+use crate::indent::indent_region;
+use crate::rules::{Diagnostic, Rule, Severity, last_parts};
+use crate::source::{SourceFile, line_end, line_indent, line_start};
+use crate::syntax::{self, calls_one_of, method_call_on_name, statements, text};
+
+pub const ID: &str = "dispose-engine";
+const QUERY_FILE: &str = "dispose-engine.scm";
+
+pub struct DisposeEngine {
+    query: Query,
+    call: u32,
+    config: Config,
+}
+
+impl DisposeEngine {
+    pub fn new(config: &Config) -> Result<DisposeEngine> {
+        let names: Vec<String> = last_parts(&config.engine_factories)
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect();
+        let source = include_str!("../../queries/dispose-engine.scm")
+            .replace("@FACTORIES@", &names.join(" "));
+        let query = syntax::compile_query(QUERY_FILE, &source)?;
+        Ok(DisposeEngine {
+            call: syntax::capture(&query, QUERY_FILE, "call")?,
+            query,
+            config: config.clone(),
+        })
+    }
+}
+
+impl Rule for DisposeEngine {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn needles(&self) -> Vec<String> {
+        last_parts(&self.config.engine_factories)
+    }
+
+    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+        if self.config.engine_factories.is_empty() {
+            return Vec::new();
+        }
+        let src = file.text.as_slice();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
+        let mut calls = Vec::new();
+        while let Some(m) = matches.next() {
+            calls.extend(
+                m.captures()
+                    .iter()
+                    .filter(|c| c.index == self.call)
+                    .map(|c| c.node),
+            );
+        }
+        calls
+            .into_iter()
+            .filter_map(|call| {
+                let factory = calls_one_of(call, &self.config.engine_factories, src)?;
+                Engine {
+                    rule: self,
+                    file,
+                    call,
+                    factory: &self.config.engine_factories[factory],
+                }
+                .check()
+            })
+            .collect()
+    }
+}
+
+/// One factory call being looked at.
+struct Engine<'a, 't> {
+    rule: &'a DisposeEngine,
+    file: &'a SourceFile,
+    call: Node<'t>,
+    factory: &'a str,
+}
+
+impl<'t> Engine<'_, 't> {
+    fn src(&self) -> &[u8] {
+        &self.file.text
+    }
+
+    fn info(&self, message: String) -> Option<Diagnostic> {
+        Some(Diagnostic::finding(ID, Severity::Info, self.call, message))
+    }
+
+    fn warn(&self, message: String) -> Option<Diagnostic> {
+        Some(Diagnostic::finding(
+            ID,
+            Severity::Warning,
+            self.call,
+            message,
+        ))
+    }
+
+    fn check(&self) -> Option<Diagnostic> {
+        let src = self.src();
+        let factory = self.factory;
+        let Some(function) = syntax::enclosing_function(self.call) else {
+            return self.info(format!(
+                "`{factory}(...)` at module or class level is long-lived by design; left alone"
+            ));
+        };
+        let parent = self.call.parent()?;
+        let statement = parent
+            .parent()
+            .filter(|p| syntax::is_statement(*p) && p.named_child_count() == 1);
+        if parent.kind() == "return_statement" {
+            return self.info(format!(
+                "the engine from `{factory}(...)` is returned; the caller must dispose it"
+            ));
+        }
+        let (Some(stmt), "assignment") = (statement, parent.kind()) else {
+            return self.warn(format!(
+                "the engine from `{factory}(...)` has no name, so nothing disposes it; bind it with \
+                 `engine = {factory}(...)` and connfix will dispose it"
+            ));
+        };
+        if parent.child_by_field_name("right") != Some(self.call) {
+            return None;
+        }
+        let left = parent.child_by_field_name("left")?;
+        if left.kind() != "identifier" {
+            return self.info(format!(
+                "the engine from `{factory}(...)` is stored on `{}`, so it outlives the call; left alone",
+                String::from_utf8_lossy(text(left, src))
+            ));
+        }
+        let name = text(left, src);
+        if let Some(why) = escapes(function, name, src) {
+            return self.info(format!(
+                "engine `{}` {why}, so it outlives the call; left alone",
+                String::from_utf8_lossy(name)
+            ));
+        }
+        let dispose = self.rule.config.dispose_method.as_str();
+        if self.disposed_in_enclosing_finally(stmt, function, name, dispose) {
+            return None;
+        }
+        let block = stmt.parent()?;
+        let siblings = statements(block);
+        let at = siblings.iter().position(|s| *s == stmt)?;
+        let after = &siblings[at + 1..];
+        if after
+            .iter()
+            .any(|s| s.kind() == "try_statement" && finally_disposes(*s, name, dispose, src))
+        {
+            return None;
+        }
+        let bare = after.iter().position(|s| {
+            syntax::statement_call(*s).and_then(|c| method_call_on_name(c, dispose, src))
+                == Some(name)
+        });
+        let wrapped = &after[..bare.unwrap_or(after.len())];
+        let name_text = String::from_utf8_lossy(name);
+        if wrapped.is_empty() {
+            if bare.is_some() {
+                return None;
+            }
+            return self.info(format!(
+                "engine `{name_text}` is not used after it is created; nothing to wrap"
+            ));
+        }
+        let is_async = factory
+            .rsplit('.')
+            .next()
+            .is_some_and(|n| n.contains("async"));
+        let function_is_async = function.child(0).is_some_and(|c| c.kind() == "async");
+        if is_async && !function_is_async {
+            return self.warn(format!(
+                "async engine `{name_text}` is created in a function that is not `async`, where it cannot be \
+                 awaited to dispose; dispose it by hand"
+            ));
+        }
+        let last = *wrapped.last()?;
+        let edges: Vec<Node> = [stmt, last]
+            .into_iter()
+            .chain(bare.map(|b| after[b]))
+            .collect();
+        let shared = (block.kind() == "block" && syntax::is_inline_block(block))
+            || edges
+                .iter()
+                .any(|s| !syntax::starts_line(*s, src) || syntax::line_run(*s).len() != 1);
+        if shared {
+            return self.warn(format!(
+                "engine `{name_text}` is never disposed, and its statements share lines; put them on lines \
+                 of their own and connfix will wrap them"
+            ));
+        }
+        Some(self.wrap(stmt, last, bare.map(|b| after[b]), &name_text, is_async))
+    }
+
+    fn disposed_in_enclosing_finally(
+        &self,
+        stmt: Node,
+        function: Node,
+        name: &[u8],
+        dispose: &str,
+    ) -> bool {
+        let mut at = stmt;
+        while let Some(parent) = at.parent() {
+            if parent == function {
+                break;
+            }
+            if parent.kind() == "try_statement"
+                && at.kind() != "finally_clause"
+                && finally_disposes(parent, name, dispose, self.src())
+            {
+                return true;
+            }
+            at = parent;
+        }
+        false
+    }
+
+    /// Wrap the statements after `stmt` through `last` in try/finally; the
+    /// bare dispose statement, if any, becomes the `finally` body.
+    fn wrap(
+        &self,
+        stmt: Node,
+        last: Node,
+        bare: Option<Node>,
+        name: &str,
+        is_async: bool,
+    ) -> Diagnostic {
+        let (src, style) = (self.src(), &self.file.style);
+        let base = line_indent(src, stmt.start_byte());
+        let unit = style.unit_after(base);
+        let start = line_end(src, stmt.end_byte());
+        let (end, wrapped_end, dispose) = match bare {
+            Some(bare) => {
+                let mut before = line_start(src, bare.start_byte());
+                before -= 1; // the '\n' ending the line before
+                if before > 0 && src[before - 1] == b'\r' {
+                    before -= 1;
+                }
+                let end = line_end(src, bare.end_byte());
+                (end, before.max(start), src[bare.start_byte()..end].to_vec())
+            }
+            None => {
+                let call = format!(
+                    "{}{name}.{}()",
+                    if is_async { "await " } else { "" },
+                    self.rule.config.dispose_method
+                );
+                (
+                    line_end(src, last.end_byte()),
+                    line_end(src, last.end_byte()),
+                    call.into_bytes(),
+                )
+            }
+        };
+        let strings = syntax::multiline_strings(stmt.parent().unwrap_or(stmt));
+        let nl = style.newline;
+        let mut text = [nl, base, b"try:"].concat();
+        text.extend(indent_region(src, start..wrapped_end, unit, &strings));
+        text.extend([nl, base, b"finally:", nl, base, unit].concat());
+        text.extend(dispose);
+        Diagnostic::fix(
+            ID,
+            self.call,
+            format!(
+                "engine `{name}` from `{}(...)` is never disposed",
+                self.factory
+            ),
+            Fix::new(vec![Edit::replace(start..end, text)]),
+        )
+    }
+}
+
+/// Whether the try statement's `finally` calls `name.dispose()` anywhere.
+fn finally_disposes(try_statement: Node, name: &[u8], dispose: &str, src: &[u8]) -> bool {
+    let mut cursor = try_statement.walk();
+    let Some(finally) = try_statement
+        .named_children(&mut cursor)
+        .find(|c| c.kind() == "finally_clause")
+    else {
+        return false;
+    };
+    let mut found = false;
+    syntax::walk_scope(finally, true, |n| {
+        found |= method_call_on_name(n, dispose, src) == Some(name)
+    });
+    found
+}
+
+/// Why the engine bound to `name` outlives the function, if it does.
+fn escapes(function: Node, name: &[u8], src: &[u8]) -> Option<&'static str> {
+    let body = function.child_by_field_name("body")?;
+    let mut why = None;
+    syntax::walk_scope(body, false, |n| {
+        if why.is_some() || n == body {
+            return;
+        }
+        why = match n.kind() {
+            "return_statement" if syntax::mentions(n, name, src) => Some("is returned"),
+            "yield" if syntax::mentions(n, name, src) => Some("is yielded"),
+            "global_statement" | "nonlocal_statement" if syntax::mentions(n, name, src) => {
+                Some("is a global")
+            }
+            "function_definition" | "class_definition" | "lambda"
+                if syntax::mentions(n, name, src) =>
+            {
+                Some("is captured by a nested function")
+            }
+            "assignment" => {
+                let stored = n.child_by_field_name("left").is_some_and(|l| {
+                    !syntax::target_names(l).iter().any(|_| true)
+                        || matches!(l.kind(), "attribute" | "subscript")
+                });
+                (stored
+                    && n.child_by_field_name("right")
+                        .is_some_and(|r| syntax::mentions(r, name, src)))
+                .then_some("is stored on an attribute or item")
+            }
+            _ => None,
+        };
+    });
+    why
+}

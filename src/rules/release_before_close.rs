@@ -1,0 +1,445 @@
+//! `release-before-close`: the audit's Step 2.
+//!
+//! Follows, in each scope, the names bound from a helper call
+//! (`conn = get_db_connection()`, also `self.get_db_connection()`, also after
+//! `conn = None`) until they are bound to something else, and puts the
+//! audit's release block before every `conn.close()` statement on them, so
+//! the tracker sees the connection go.
+//!
+//! ```python
+//! finally:                      finally:
+//!     if conn: conn.close()         if conn:
+//!                                       # Release tracking before closing connection
+//!                                       if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
+//!                                           from src.utils.connection_tracker import track_connection_released
+//!                                           track_connection_released(conn._tracking_context, conn._tracking_start)
+//!                                       conn.close()
+//! ```
+//!
+//! One-line forms (`if conn: conn.close()`, `cur.close(); conn.close()`) are
+//! split onto lines of their own; a trailing comment stays on the close.
+//! Never touches a close of anything else (cursors, files, connections that
+//! did not come from a helper), nor a close already preceded by its release.
+//! Declines with a finding: a close in expression position
+//! (`return conn.close()`, a lambda) and `with get_db_connection() as conn:`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::Result;
+use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+
+use crate::config::Config;
+use crate::edit::{Edit, Fix};
+use crate::indent::{Template, after_line};
+use crate::rules::{Diagnostic, Rule, Severity, last_parts};
+use crate::source::{SourceFile, line_indent};
+use crate::syntax::{self, calls_one_of, statements, text};
+
+pub const ID: &str = "release-before-close";
+const QUERY_FILE: &str = "release-before-close.scm";
+
+pub struct ReleaseBeforeClose {
+    query: Query,
+    close: u32,
+    object: u32,
+    with_call: u32,
+    config: Config,
+}
+
+impl ReleaseBeforeClose {
+    pub fn new(config: &Config) -> Result<ReleaseBeforeClose> {
+        let query = syntax::compile_query(
+            QUERY_FILE,
+            include_str!("../../queries/release-before-close.scm"),
+        )?;
+        Ok(ReleaseBeforeClose {
+            close: syntax::capture(&query, QUERY_FILE, "close")?,
+            object: syntax::capture(&query, QUERY_FILE, "object")?,
+            with_call: syntax::capture(&query, QUERY_FILE, "with_call")?,
+            query,
+            config: config.clone(),
+        })
+    }
+
+    fn release_block(&self, name: &str) -> String {
+        let (module, release) = (&self.config.tracker_module, &self.config.release);
+        format!(
+            "# Release tracking before closing connection\n\
+             if hasattr({name}, '_tracking_context') and hasattr({name}, '_tracking_start'):\n\
+             \x20   from {module} import {release}\n\
+             \x20   {release}({name}._tracking_context, {name}._tracking_start)"
+        )
+    }
+}
+
+impl Rule for ReleaseBeforeClose {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn needles(&self) -> Vec<String> {
+        last_parts(&self.config.helpers)
+    }
+
+    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+        let src = file.text.as_slice();
+        let mut out = Vec::new();
+        // Close calls, grouped by the scope that holds them.
+        let mut by_scope: Vec<(Node, Vec<(Node, &[u8])>)> = Vec::new();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
+        while let Some(m) = matches.next() {
+            let node = |index| {
+                m.captures()
+                    .iter()
+                    .find(|c| c.index == index)
+                    .map(|c| c.node)
+            };
+            if let (Some(close), Some(object)) = (node(self.close), node(self.object)) {
+                let scope = syntax::enclosing_scope(close);
+                let entry = (close, text(object, src));
+                match by_scope.iter_mut().find(|(s, _)| *s == scope) {
+                    Some((_, closes)) => closes.push(entry),
+                    None => by_scope.push((scope, vec![entry])),
+                }
+            }
+            if let Some(call) = node(self.with_call) {
+                if calls_one_of(call, &self.config.helpers, src).is_some() {
+                    out.push(Diagnostic::finding(
+                        ID,
+                        Severity::Warning,
+                        call,
+                        "a helper connection used in `with`: connfix cannot release its tracking, and a DB-API \
+                         connection's `with` ends the transaction without closing; bind it with `conn = ...` \
+                         and close it in `finally`",
+                    ));
+                }
+            }
+        }
+        let mut targets: Vec<(Node, &[u8])> = Vec::new();
+        for (scope, closes) in by_scope {
+            let watch: Vec<Node> = closes
+                .iter()
+                .filter_map(|(c, _)| syntax::enclosing_statement(*c))
+                .collect();
+            let mut flow = Flow {
+                src,
+                helpers: &self.config.helpers,
+                watch: watch.iter().map(|n| n.id()).collect(),
+                seen: HashMap::new(),
+            };
+            let body = if scope.kind() == "module" {
+                Some(scope)
+            } else {
+                scope.child_by_field_name("body")
+            };
+            let Some(body) = body else { continue };
+            flow.block(body, BTreeSet::new());
+            for (close, name) in closes {
+                let Some(stmt) = syntax::enclosing_statement(close) else {
+                    continue;
+                };
+                if !flow
+                    .seen
+                    .get(&stmt.id())
+                    .is_some_and(|names| names.contains(name))
+                {
+                    continue;
+                }
+                if syntax::statement_call(stmt) != Some(close) {
+                    out.push(Diagnostic::finding(
+                        ID,
+                        Severity::Warning,
+                        close,
+                        format!(
+                            "`{}.close()` is inside an expression, where the release cannot go before it; \
+                             make the close a statement of its own",
+                            String::from_utf8_lossy(name)
+                        ),
+                    ));
+                } else if !self.released_before(stmt, name, src) {
+                    targets.push((stmt, name));
+                }
+            }
+        }
+        // One edit for each run of statements sharing a line.
+        let mut runs: Vec<(Vec<Node>, Vec<(Node, &[u8])>)> = Vec::new();
+        for (stmt, name) in targets {
+            let run = syntax::line_run(stmt);
+            match runs.iter_mut().find(|(r, _)| r[0] == run[0]) {
+                Some((_, members)) => members.push((stmt, name)),
+                None => runs.push((run, vec![(stmt, name)])),
+            }
+        }
+        for (run, members) in runs {
+            out.push(self.fix_run(file, &run, &members));
+        }
+        out
+    }
+}
+
+impl ReleaseBeforeClose {
+    /// Whether the statement before `stmt` already releases `name`.
+    fn released_before(&self, stmt: Node, name: &[u8], src: &[u8]) -> bool {
+        let mut prev = stmt.prev_named_sibling();
+        while let Some(p) = prev.filter(|p| p.kind() == "comment") {
+            prev = p.prev_named_sibling();
+        }
+        let Some(prev) = prev else { return false };
+        let body = text(prev, src);
+        let call = format!("{}(", self.config.release);
+        let attribute = [name, b"._tracking_context"].concat();
+        memchr::memmem::find(body, call.as_bytes()).is_some()
+            && memchr::memmem::find(body, &attribute).is_some()
+    }
+
+    fn fix_run(&self, file: &SourceFile, run: &[Node], members: &[(Node, &[u8])]) -> Diagnostic {
+        let (src, style) = (file.text.as_slice(), &file.style);
+        let block = run[0].parent().expect("a statement has a parent");
+        let inline = block.kind() == "block" && syntax::is_inline_block(block);
+        let base = if inline {
+            let header = line_indent(src, block.parent().map_or(block, |h| h).start_byte());
+            [header, style.unit_after(header)].concat()
+        } else {
+            line_indent(src, run[0].start_byte()).to_vec()
+        };
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for stmt in run {
+            if let Some((_, name)) = members.iter().find(|(m, _)| m == stmt) {
+                let block = self.release_block(&String::from_utf8_lossy(name));
+                lines.extend(Template(&block).render(&base, style));
+            }
+            lines.push([&base[..], text(*stmt, src)].concat());
+        }
+        let last = run.last().expect("a run has a statement").end_byte();
+        let edit = if inline {
+            let colon = syntax::header_colon(block).expect("an inline block follows a colon");
+            Edit::replace(colon.end_byte()..last, after_line(&lines, style))
+        } else {
+            let mut text = lines.join(style.newline);
+            text.drain(..base.len());
+            Edit::replace(run[0].start_byte()..last, text)
+        };
+        let names: Vec<String> = members
+            .iter()
+            .map(|(_, n)| format!("`{}`", String::from_utf8_lossy(n)))
+            .collect();
+        Diagnostic::fix(
+            ID,
+            members[0].0,
+            format!(
+                "{} closed without releasing its connection tracking",
+                names.join(", ")
+            ),
+            Fix::new(vec![edit]),
+        )
+    }
+}
+
+/// The names that may hold a helper connection, followed through one
+/// scope's statements in order (a may-analysis: a name tracked on any path
+/// into a statement counts as tracked there).
+struct Flow<'s> {
+    src: &'s [u8],
+    helpers: &'s [String],
+    /// Statements whose incoming state is wanted.
+    watch: std::collections::HashSet<usize>,
+    seen: HashMap<usize, BTreeSet<&'s [u8]>>,
+}
+
+type State<'s> = BTreeSet<&'s [u8]>;
+
+impl<'s> Flow<'s> {
+    fn block(&mut self, block: Node, mut state: State<'s>) -> State<'s> {
+        for stmt in statements(block) {
+            state = self.statement(stmt, state);
+        }
+        state
+    }
+
+    fn branch(&mut self, block: Option<Node>, state: &State<'s>) -> State<'s> {
+        match block {
+            Some(block) => self.block(block, state.clone()),
+            None => state.clone(),
+        }
+    }
+
+    fn statement(&mut self, stmt: Node, mut state: State<'s>) -> State<'s> {
+        if self.watch.contains(&stmt.id()) {
+            self.seen
+                .entry(stmt.id())
+                .or_default()
+                .extend(state.iter().copied());
+        }
+        let field = |name: &str| stmt.child_by_field_name(name);
+        match stmt.kind() {
+            "expression_statement" => {
+                if let Some(expr) = stmt.named_child(0).filter(|e| e.kind() == "assignment") {
+                    self.assignment(expr, &mut state);
+                }
+                state
+            }
+            "if_statement" => {
+                let mut out = self.branch(field("consequence"), &state);
+                let mut has_else = false;
+                let mut cursor = stmt.walk();
+                for clause in stmt.children_by_field_name("alternative", &mut cursor) {
+                    has_else |= clause.kind() == "else_clause";
+                    let body = clause
+                        .child_by_field_name("consequence")
+                        .or_else(|| clause.child_by_field_name("body"));
+                    out.extend(self.branch(body, &state));
+                }
+                if !has_else {
+                    out.extend(state);
+                }
+                out
+            }
+            "for_statement" | "while_statement" => {
+                if let Some(left) = field("left") {
+                    self.unbind(left, &mut state);
+                }
+                let once = self.branch(field("body"), &state);
+                let entry: State = state.union(&once).copied().collect();
+                let twice = self.branch(field("body"), &entry);
+                let after: State = entry.union(&twice).copied().collect();
+                let alternative = field("alternative").and_then(|e| e.child_by_field_name("body"));
+                let mut out = self.branch(alternative, &after);
+                out.extend(after);
+                out
+            }
+            "try_statement" => {
+                let body = self.branch(field("body"), &state);
+                let entry: State = state.union(&body).copied().collect();
+                let mut out = entry.clone();
+                let mut finally = None;
+                let mut cursor = stmt.walk();
+                for clause in stmt.named_children(&mut cursor) {
+                    match clause.kind() {
+                        "except_clause" | "except_group_clause" => {
+                            let block = clause
+                                .named_children(&mut clause.walk())
+                                .find(|c| c.kind() == "block");
+                            out.extend(self.branch(block, &entry));
+                        }
+                        "else_clause" => {
+                            out.extend(self.branch(clause.child_by_field_name("body"), &body))
+                        }
+                        "finally_clause" => {
+                            finally = clause
+                                .named_children(&mut clause.walk())
+                                .find(|c| c.kind() == "block")
+                        }
+                        _ => {}
+                    }
+                }
+                match finally {
+                    Some(block) => self.block(block, out),
+                    None => out,
+                }
+            }
+            "with_statement" => {
+                let mut targets = Vec::new();
+                let mut cursor = stmt.walk();
+                for clause in stmt
+                    .named_children(&mut cursor)
+                    .filter(|c| c.kind() == "with_clause")
+                {
+                    syntax::walk_scope(clause, false, |n| {
+                        if n.kind() == "as_pattern_target" {
+                            targets.push(n);
+                        }
+                    });
+                }
+                for target in targets {
+                    self.unbind(target, &mut state);
+                }
+                self.branch(field("body"), &state)
+            }
+            "match_statement" => {
+                let mut out = state.clone();
+                if let Some(body) = field("body") {
+                    let mut cursor = body.walk();
+                    for case in body
+                        .named_children(&mut cursor)
+                        .filter(|c| c.kind() == "case_clause")
+                    {
+                        out.extend(self.branch(case.child_by_field_name("consequence"), &state));
+                    }
+                }
+                out
+            }
+            "function_definition" | "class_definition" => {
+                if let Some(name) = field("name") {
+                    state.remove(text(name, self.src));
+                }
+                state
+            }
+            "decorated_definition" => {
+                if let Some(name) = field("definition").and_then(|d| d.child_by_field_name("name"))
+                {
+                    state.remove(text(name, self.src));
+                }
+                state
+            }
+            "delete_statement" => {
+                for name in syntax::bound_names(stmt) {
+                    state.remove(text(name, self.src));
+                }
+                state
+            }
+            _ => state,
+        }
+    }
+
+    /// `a = b = value`: every plain-name target becomes tracked if the value
+    /// is a helper call, stays as it was if the value is `None`, and is
+    /// untracked otherwise.
+    fn assignment(&mut self, assignment: Node, state: &mut State<'s>) {
+        let mut targets = Vec::new();
+        let mut at = assignment;
+        let value = loop {
+            if let Some(left) = at.child_by_field_name("left") {
+                targets.push(left);
+            }
+            match at.child_by_field_name("right") {
+                Some(right) if right.kind() == "assignment" => at = right,
+                other => break other,
+            }
+        };
+        let Some(value) = value else { return };
+        if value.kind() == "none" {
+            return;
+        }
+        let helper = self.is_helper_call(value);
+        for target in targets {
+            if helper && target.kind() == "identifier" {
+                state.insert(text(target, self.src));
+            } else {
+                self.unbind(target, state);
+            }
+        }
+    }
+
+    fn is_helper_call(&self, value: Node) -> bool {
+        match value.kind() {
+            "call" => calls_one_of(value, self.helpers, self.src).is_some(),
+            "await" | "parenthesized_expression" => {
+                value.named_child(0).is_some_and(|v| self.is_helper_call(v))
+            }
+            "conditional_expression" => {
+                let mut cursor = value.walk();
+                value
+                    .named_children(&mut cursor)
+                    .any(|v| self.is_helper_call(v))
+            }
+            _ => false,
+        }
+    }
+
+    fn unbind(&self, target: Node, state: &mut State<'s>) {
+        for name in syntax::target_names(target) {
+            state.remove(text(name, self.src));
+        }
+    }
+}

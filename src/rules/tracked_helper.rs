@@ -1,0 +1,425 @@
+//! `tracked-helper`: the audit's Step 1.
+//!
+//! Finds each definition of a connection helper (`get_db_connection` by
+//! default) and makes it record the acquisition with the tracker, so that the
+//! tracker's "Active Now" counts the connections the helper hands out.
+//!
+//! ```python
+//! def get_db_connection():              def get_db_connection():
+//!     from src.db_compat import connect     from src.db_compat import connect
+//!     return connect(use_pool=True)         from src.utils.connection_tracker import track_connection_acquired
+//!                                       
+//!                                           # Track this connection acquisition
+//!                                           context, track_start = track_connection_acquired("branding.py::get_db_connection")
+//!                                           conn = connect(use_pool=True)
+//!                                           conn._tracking_context = context
+//!                                           conn._tracking_start = track_start
+//!                                           return conn
+//! ```
+//!
+//! Declines (a finding, no edit) when the helper's shape is not one it can
+//! rewrite without guessing: a generator, several returns, a return of
+//! something that is not a call or a name bound once by a call, a one-line
+//! body, or a body that already uses the names `context` / `track_start`.
+//! A helper that already calls the acquire function is left as it is, except
+//! that missing `_tracking_*` attribute lines are added.
+
+use anyhow::Result;
+use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+
+use crate::config::Config;
+use crate::edit::{Edit, Fix};
+use crate::indent::{Template, after_line, before_statement};
+use crate::rules::{Diagnostic, Rule, Severity, last_parts};
+use crate::source::{SourceFile, line_end, line_indent};
+use crate::syntax::{self, calls_one_of, statement_assignment, statements, text};
+
+pub const ID: &str = "tracked-helper";
+const QUERY_FILE: &str = "tracked-helper.scm";
+
+pub struct TrackedHelper {
+    query: Query,
+    function: u32,
+    names: Vec<String>,
+    config: Config,
+}
+
+impl TrackedHelper {
+    pub fn new(config: &Config) -> Result<TrackedHelper> {
+        let query =
+            syntax::compile_query(QUERY_FILE, include_str!("../../queries/tracked-helper.scm"))?;
+        let function = syntax::capture(&query, QUERY_FILE, "function")?;
+        syntax::capture(&query, QUERY_FILE, "name")?;
+        Ok(TrackedHelper {
+            query,
+            function,
+            names: last_parts(&config.helpers),
+            config: config.clone(),
+        })
+    }
+}
+
+impl Rule for TrackedHelper {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn needles(&self) -> Vec<String> {
+        self.names.iter().map(|n| format!("def {n}")).collect()
+    }
+
+    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+        let src = file.text.as_slice();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
+        let mut out = Vec::new();
+        while let Some(m) = matches.next() {
+            for capture in m.captures().iter().filter(|c| c.index == self.function) {
+                let function = capture.node;
+                let Some(name) = function.child_by_field_name("name") else {
+                    continue;
+                };
+                let name = String::from_utf8_lossy(text(name, src)).into_owned();
+                if self.names.contains(&name) {
+                    out.extend(
+                        Helper {
+                            rule: self,
+                            file,
+                            function,
+                            name,
+                        }
+                        .check(),
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One helper definition being looked at.
+struct Helper<'a, 't> {
+    rule: &'a TrackedHelper,
+    file: &'a SourceFile,
+    function: Node<'t>,
+    name: String,
+}
+
+/// What the helper's final `return` hands out.
+enum Handout<'t> {
+    /// `return connect(...)`: the call.
+    Call(Node<'t>),
+    /// `return conn` after `conn = connect(...)`: the binding statement.
+    Name(Vec<u8>, Node<'t>),
+}
+
+impl<'t> Helper<'_, 't> {
+    fn src(&self) -> &[u8] {
+        &self.file.text
+    }
+
+    fn decline(&self, why: &str) -> Option<Diagnostic> {
+        Some(Diagnostic::finding(
+            ID,
+            Severity::Warning,
+            self.function,
+            format!(
+                "helper `{}` is not tracked and has a shape connfix does not rewrite ({why}); add the audit's tracking by hand",
+                self.name
+            ),
+        ))
+    }
+
+    fn check(&self) -> Option<Diagnostic> {
+        let config = &self.rule.config;
+        let src = self.src();
+        let body = self.function.child_by_field_name("body")?;
+        let mut acquires = false;
+        let mut returns = Vec::new();
+        let mut generator = false;
+        syntax::walk_scope(body, false, |n| match n.kind() {
+            "call" => {
+                acquires |= calls_one_of(n, std::slice::from_ref(&config.acquire), src).is_some()
+            }
+            "return_statement" => returns.push(n),
+            "yield" => generator = true,
+            _ => {}
+        });
+        if generator {
+            return self.decline("it is a generator");
+        }
+        let stmts = statements(body);
+        let last = *stmts.last()?;
+        if returns.len() != 1 || returns[0] != last {
+            return self.decline("it does not end in its only `return`");
+        }
+        let handout = self.handout(&stmts, last);
+        if acquires {
+            return self.complete_attributes(&stmts, last, handout.ok()?);
+        }
+        let handout = match handout {
+            Ok(handout) => handout,
+            Err(why) => return self.decline(why),
+        };
+        if syntax::is_inline_block(body) {
+            return self.decline("its body is on the `def` line");
+        }
+        if ["context", "track_start"]
+            .iter()
+            .any(|n| syntax::mentions(body, n.as_bytes(), src))
+        {
+            return self.decline("it already uses the name `context` or `track_start`");
+        }
+        self.instrument(&stmts, last, handout)
+    }
+
+    fn handout(&self, stmts: &[Node<'t>], last: Node<'t>) -> Result<Handout<'t>, &'static str> {
+        let src = self.src();
+        let value = last.named_child(0).ok_or("it returns nothing")?;
+        match value.kind() {
+            "call" => Ok(Handout::Call(value)),
+            "identifier" => {
+                let name = text(value, src);
+                let bindings = count_bindings(self.function, name, src);
+                let binding = stmts.iter().find(|s| {
+                    statement_assignment(**s).is_some_and(|a| {
+                        let left = a.child_by_field_name("left").map(|l| text(l, src));
+                        left == Some(name)
+                            && a.child_by_field_name("right")
+                                .is_some_and(|r| r.kind() == "call")
+                    })
+                });
+                match binding {
+                    Some(binding) if bindings == 1 => Ok(Handout::Name(name.to_vec(), *binding)),
+                    _ => Err(
+                        "the returned name is not bound exactly once, by a call, in the function's body",
+                    ),
+                }
+            }
+            _ => Err("it returns neither a call nor a name"),
+        }
+    }
+
+    fn instrument(
+        &self,
+        stmts: &[Node<'t>],
+        last: Node<'t>,
+        handout: Handout<'t>,
+    ) -> Option<Diagnostic> {
+        let config = &self.rule.config;
+        let (src, style) = (self.src(), &self.file.style);
+        let base = line_indent(src, last.start_byte()).to_vec();
+        let anchor_stmt = match &handout {
+            Handout::Call(_) => last,
+            Handout::Name(_, binding) => *binding,
+        };
+        for stmt in [anchor_stmt, last] {
+            if !syntax::starts_line(stmt, src) || syntax::line_run(stmt).len() != 1 {
+                return self.decline("a statement it would edit shares its line");
+            }
+        }
+        let file_name = self
+            .file
+            .path
+            .file_name()
+            .map_or_else(|| "<stdin>".into(), |n| n.to_string_lossy());
+        let acquisition = format!(
+            "# Track this connection acquisition\ncontext, track_start = {}(\"{file_name}::{}\")",
+            config.acquire, self.name
+        );
+        let import = format!("from {} import {}", config.tracker_module, config.acquire);
+
+        let mut edits = Vec::new();
+        let mut before_anchor = String::new();
+        if !self.imports_acquire() {
+            match self.import_anchor(stmts) {
+                Some(after) if after != anchor_stmt => {
+                    let blank_follows = src[line_end(src, after.end_byte())..]
+                        .split(|b| *b == b'\n')
+                        .nth(1)
+                        .is_some_and(|l| l.iter().all(|b| b.is_ascii_whitespace()));
+                    let lines = if blank_follows {
+                        import.clone()
+                    } else {
+                        format!("{import}\n")
+                    };
+                    let rendered = Template(&lines).render(&base, style);
+                    edits.push(Edit::insert(
+                        line_end(src, after.end_byte()),
+                        after_line(&rendered, style),
+                    ));
+                }
+                _ => before_anchor = format!("{import}\n\n"),
+            }
+        }
+        before_anchor.push_str(&acquisition);
+        let attributes = |name: &str| {
+            format!("{name}._tracking_context = context\n{name}._tracking_start = track_start")
+        };
+        match handout {
+            Handout::Call(call) => {
+                let conn = ["conn", "connection", "db_conn", "_conn"]
+                    .into_iter()
+                    .find(|n| !syntax::mentions(self.function, n.as_bytes(), src))?;
+                let mut text =
+                    before_statement(&Template(&before_anchor).render(&base, style), &base, style);
+                let rest = format!("{}\nreturn {conn}", attributes(conn));
+                text.extend_from_slice(format!("{conn} = ").as_bytes());
+                text.extend_from_slice(syntax::text(call, src));
+                text.extend_from_slice(&after_line(&Template(&rest).render(&base, style), style));
+                edits.push(Edit::replace(last.byte_range(), text));
+            }
+            Handout::Name(name, binding) => {
+                let name = String::from_utf8_lossy(&name).into_owned();
+                let base = line_indent(src, binding.start_byte()).to_vec();
+                let lines = Template(&before_anchor).render(&base, style);
+                edits.push(Edit::insert(
+                    binding.start_byte(),
+                    before_statement(&lines, &base, style),
+                ));
+                let lines = Template(&attributes(&name)).render(&base, style);
+                edits.push(Edit::insert(
+                    line_end(src, binding.end_byte()),
+                    after_line(&lines, style),
+                ));
+            }
+        }
+        Some(Diagnostic::fix(
+            ID,
+            self.function,
+            format!(
+                "helper `{}` hands out a connection without tracking it",
+                self.name
+            ),
+            Fix::new(edits),
+        ))
+    }
+
+    /// The statement after which the import goes: the docstring or the last
+    /// of the imports that open the body; `None` to put it first.
+    fn import_anchor(&self, stmts: &[Node<'t>]) -> Option<Node<'t>> {
+        let mut anchor = None;
+        for (i, stmt) in stmts.iter().enumerate() {
+            let docstring = i == 0
+                && stmt.kind() == "expression_statement"
+                && stmt
+                    .named_child(0)
+                    .is_some_and(|c| matches!(c.kind(), "string" | "concatenated_string"));
+            let import = matches!(
+                stmt.kind(),
+                "import_statement" | "import_from_statement" | "future_import_statement"
+            );
+            if !(docstring || import) {
+                break;
+            }
+            anchor = Some(*stmt);
+        }
+        anchor
+    }
+
+    /// Whether the module or the helper already imports the acquire function
+    /// from the tracker module (at its top level).
+    fn imports_acquire(&self) -> bool {
+        let config = &self.rule.config;
+        let src = self.src();
+        let root = self.file.tree.root_node();
+        let body = self.function.child_by_field_name("body");
+        [Some(root), body]
+            .into_iter()
+            .flatten()
+            .flat_map(statements)
+            .any(|stmt| {
+                stmt.kind() == "import_from_statement"
+                    && stmt
+                        .child_by_field_name("module_name")
+                        .is_some_and(|m| text(m, src) == config.tracker_module.as_bytes())
+                    && {
+                        let mut cursor = stmt.walk();
+                        stmt.children_by_field_name("name", &mut cursor)
+                            .any(|n| text(n, src) == config.acquire.as_bytes())
+                    }
+            })
+    }
+
+    /// For a helper that already calls the acquire function as
+    /// `a, b = acquire(...)` and returns a name: add whichever of the
+    /// `_tracking_*` attribute lines is missing, before the return.
+    fn complete_attributes(
+        &self,
+        stmts: &[Node<'t>],
+        last: Node<'t>,
+        handout: Handout<'t>,
+    ) -> Option<Diagnostic> {
+        let Handout::Name(name, _) = handout else {
+            return None;
+        };
+        let (src, style) = (self.src(), &self.file.style);
+        let acquire = std::slice::from_ref(&self.rule.config.acquire);
+        let targets = stmts
+            .iter()
+            .filter_map(|s| statement_assignment(*s))
+            .find_map(|a| {
+                let right = a.child_by_field_name("right")?;
+                let left = a.child_by_field_name("left")?;
+                calls_one_of(right, acquire, src)?;
+                let names = syntax::target_names(left);
+                (names.len() == 2 && names.iter().all(|n| n.kind() == "identifier"))
+                    .then(|| (text(names[0], src), text(names[1], src)))
+            })?;
+        let name = String::from_utf8_lossy(&name).into_owned();
+        let has = |attribute: &str| {
+            let target = format!("{name}.{attribute}");
+            stmts
+                .iter()
+                .filter_map(|s| statement_assignment(*s))
+                .any(|a| {
+                    a.child_by_field_name("left")
+                        .is_some_and(|l| text(l, src) == target.as_bytes())
+                })
+        };
+        let mut lines = Vec::new();
+        for (attribute, value) in [
+            ("_tracking_context", targets.0),
+            ("_tracking_start", targets.1),
+        ] {
+            if !has(attribute) {
+                lines.push(format!(
+                    "{name}.{attribute} = {}",
+                    String::from_utf8_lossy(value)
+                ));
+            }
+        }
+        if lines.is_empty() || !syntax::starts_line(last, src) {
+            return None;
+        }
+        let base = line_indent(src, last.start_byte()).to_vec();
+        let rendered = Template(&lines.join("\n")).render(&base, style);
+        Some(Diagnostic::fix(
+            ID,
+            self.function,
+            format!(
+                "helper `{}` tracks the connection but does not store the tracking on it",
+                self.name
+            ),
+            Fix::new(vec![Edit::insert(
+                last.start_byte(),
+                before_statement(&rendered, &base, style),
+            )]),
+        ))
+    }
+}
+
+/// How many times `name` is bound in the function's own scope.
+fn count_bindings(function: Node, name: &[u8], src: &[u8]) -> usize {
+    let mut count = 0;
+    let Some(body) = function.child_by_field_name("body") else {
+        return 0;
+    };
+    syntax::walk_scope(body, false, |n| {
+        count += syntax::bound_names(n)
+            .iter()
+            .filter(|b| text(**b, src) == name)
+            .count();
+    });
+    count
+}

@@ -1,0 +1,422 @@
+//! One Python file as connfix sees it: its bytes (BOM split off), its
+//! detected text style, and its syntax tree. Everything that rejects a file
+//! before any rule runs (unreadable, binary, undecodable, merge conflict,
+//! syntax error) lives here, so every later step can trust its input.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+use tree_sitter::{Node, Parser, Tree};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Encodings that keep ASCII bytes as ASCII, so the parser, which reads
+/// UTF-8, still sees every keyword, name and bracket where it is. Non-ASCII
+/// bytes only ever occur inside strings and comments in such files and are
+/// copied through untouched.
+const ASCII_COMPATIBLE: &[&str] = &[
+    "ascii",
+    "us-ascii",
+    "latin-1",
+    "latin1",
+    "iso-8859-1",
+    "iso8859-1",
+    "iso-8859-15",
+    "iso8859-15",
+    "iso-8859-2",
+    "iso8859-2",
+    "iso-8859-5",
+    "iso8859-5",
+    "iso-8859-7",
+    "iso8859-7",
+    "cp1250",
+    "cp1251",
+    "cp1252",
+    "windows-1250",
+    "windows-1251",
+    "windows-1252",
+    "koi8-r",
+    "koi8-u",
+    "euc-jp",
+    "shift_jis",
+    "euc-kr",
+    "gb2312",
+    "gbk",
+    "gb18030",
+    "big5",
+    "l1",
+];
+
+/// How a file writes its lines; every line connfix inserts follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Style {
+    /// One level of indentation: a tab, or some number of spaces.
+    pub indent: Vec<u8>,
+    /// `\n` or `\r\n`, taken from the first line break of the file.
+    pub newline: &'static [u8],
+}
+
+impl Style {
+    /// The unit to add below a line indented with `base`: a tab where the
+    /// line already uses tabs (Python compares tab and space indents in two
+    /// ways, and mixing them after a tab can make a TabError).
+    pub fn unit_after<'a>(&'a self, base: &[u8]) -> &'a [u8] {
+        if base.contains(&b'\t') {
+            b"\t"
+        } else {
+            &self.indent
+        }
+    }
+
+    fn detect(text: &[u8], tree: &Tree) -> Style {
+        let newline: &'static [u8] = match memchr::memchr(b'\n', text) {
+            Some(i) if i > 0 && text[i - 1] == b'\r' => b"\r\n",
+            _ => b"\n",
+        };
+        Style {
+            indent: detect_indent(text, tree).unwrap_or_else(|| b"    ".to_vec()),
+            newline,
+        }
+    }
+}
+
+/// The indentation step of the first block that starts on its own line:
+/// the bytes its first statement has beyond the line of its header.
+fn detect_indent(text: &[u8], tree: &Tree) -> Option<Vec<u8>> {
+    let mut cursor = tree.walk();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "block" {
+            if let (Some(first), Some(header)) = (first_statement(node), node.parent()) {
+                let inner = line_indent(text, first.start_byte());
+                let outer = line_indent(text, header.start_byte());
+                if first.start_position().row != header.start_position().row
+                    && inner.len() > outer.len()
+                    && inner.starts_with(outer)
+                {
+                    return Some(inner[outer.len()..].to_vec());
+                }
+            }
+        }
+        let children: Vec<Node> = node.named_children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
+    }
+    None
+}
+
+fn first_statement(block: Node) -> Option<Node> {
+    let mut cursor = block.walk();
+    block
+        .named_children(&mut cursor)
+        .find(|n| n.kind() != "comment")
+}
+
+/// The whitespace that opens the line holding `offset`.
+pub fn line_indent(text: &[u8], offset: usize) -> &[u8] {
+    let start = line_start(text, offset);
+    let len = text[start..]
+        .iter()
+        .take_while(|b| **b == b' ' || **b == b'\t')
+        .count();
+    &text[start..start + len]
+}
+
+pub fn line_start(text: &[u8], offset: usize) -> usize {
+    memchr::memrchr(b'\n', &text[..offset]).map_or(0, |i| i + 1)
+}
+
+/// The offset of the line break (or the end of the file) after `offset`;
+/// a `\r\n` break counts from its `\r`.
+pub fn line_end(text: &[u8], offset: usize) -> usize {
+    match memchr::memchr(b'\n', &text[offset..]) {
+        Some(i) if i > 0 && text[offset + i - 1] == b'\r' => offset + i - 1,
+        Some(i) => offset + i,
+        None => text.len(),
+    }
+}
+
+/// A parsed file. `text` excludes a UTF-8 BOM, which `bom` remembers so that
+/// writing puts it back.
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub bom: bool,
+    pub text: Vec<u8>,
+    pub tree: Tree,
+    pub style: Style,
+}
+
+/// Why a file was not processed, with the position to point at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// 1-based line and column, where there is a place to point at.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl Rejection {
+    fn at(text: &[u8], offset: usize, message: impl Into<String>) -> Rejection {
+        Rejection {
+            position: Some(position_of(text, offset)),
+            message: message.into(),
+        }
+    }
+
+    fn whole(message: impl Into<String>) -> Rejection {
+        Rejection {
+            position: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// 1-based line and column (in bytes) of a byte offset.
+pub fn position_of(text: &[u8], offset: usize) -> (usize, usize) {
+    let line = memchr::memchr_iter(b'\n', &text[..offset]).count() + 1;
+    (line, offset - line_start(text, offset) + 1)
+}
+
+thread_local! {
+    static PARSER: RefCell<Parser> = RefCell::new({
+        let mut parser = Parser::new();
+        parser
+            .set_language(&tree_sitter_python::LANGUAGE.into())
+            .expect("the bundled tree-sitter-python grammar matches the tree-sitter runtime");
+        parser
+    });
+}
+
+/// Parse with this thread's parser.
+pub fn parse_tree(text: &[u8]) -> Tree {
+    PARSER
+        .with(|parser| parser.borrow_mut().parse(text, None))
+        .expect("parsing without a timeout or cancellation flag always returns a tree")
+}
+
+impl SourceFile {
+    /// Check and parse the bytes of a file; `path` is only for messages.
+    pub fn new(path: &Path, bytes: Vec<u8>) -> Result<SourceFile, Rejection> {
+        let (bom, text) = check_bytes(bytes)?;
+        SourceFile::parse(path, bom, text, None)
+    }
+
+    /// Parse checked text. `style` is kept when given (re-parsing an edited
+    /// file must not change how later edits are written).
+    pub fn parse(
+        path: &Path,
+        bom: bool,
+        text: Vec<u8>,
+        style: Option<Style>,
+    ) -> Result<SourceFile, Rejection> {
+        let tree = parse_tree(&text);
+        if let Some(offset) = first_error(&tree) {
+            return Err(Rejection::at(
+                &text,
+                offset,
+                "syntax error: the Python parser (tree-sitter) cannot read this file, so it is \
+                 left unchanged; fix the syntax, or if the code is valid Python the parser is at \
+                 fault: exclude the file",
+            ));
+        }
+        let style = style.unwrap_or_else(|| Style::detect(&text, &tree));
+        Ok(SourceFile {
+            path: path.to_path_buf(),
+            bom,
+            text,
+            tree,
+            style,
+        })
+    }
+
+    /// The file's bytes as they are on disk, from (possibly edited) text.
+    pub fn to_disk(&self, text: &[u8]) -> Vec<u8> {
+        if self.bom {
+            [BOM, text].concat()
+        } else {
+            text.to_vec()
+        }
+    }
+}
+
+/// The offset of the first ERROR or MISSING node, if the tree has one.
+pub fn first_error(tree: &Tree) -> Option<usize> {
+    let mut node = tree.root_node();
+    if !node.has_error() {
+        return None;
+    }
+    'descend: loop {
+        if node.is_error() || node.is_missing() {
+            return Some(node.start_byte());
+        }
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            if child.has_error() {
+                node = child;
+                continue 'descend;
+            }
+        }
+        return Some(node.start_byte());
+    }
+}
+
+/// The checks that need no parse: split off a BOM, reject binary,
+/// undecodable and conflicted files. Returns the BOM flag and the text.
+pub fn check_bytes(bytes: Vec<u8>) -> Result<(bool, Vec<u8>), Rejection> {
+    let (bom, text) = match bytes.strip_prefix(BOM) {
+        Some(rest) => (true, rest.to_vec()),
+        None => (false, bytes),
+    };
+    check_encoding(&text)?;
+    check_conflict_markers(&text)?;
+    Ok((bom, text))
+}
+
+fn check_encoding(text: &[u8]) -> Result<(), Rejection> {
+    if text.starts_with(b"\xFF\xFE") || text.starts_with(b"\xFE\xFF") {
+        return Err(Rejection::whole(
+            "the file is UTF-16 or UTF-32, which connfix does not read; convert it to UTF-8",
+        ));
+    }
+    if let Some(nul) = memchr::memchr(0, &text[..text.len().min(8192)]) {
+        return Err(Rejection::at(
+            text,
+            nul,
+            "binary file (it contains a NUL byte); it is not Python source",
+        ));
+    }
+    let Err(error) = std::str::from_utf8(text) else {
+        return Ok(());
+    };
+    match declared_encoding(text) {
+        Some(name)
+            if ASCII_COMPATIBLE.contains(&name.to_ascii_lowercase().replace('_', "-").as_str())
+                || ASCII_COMPATIBLE.contains(&name.to_ascii_lowercase().as_str()) =>
+        {
+            Ok(())
+        }
+        Some(name) => Err(Rejection::whole(format!(
+            "the file declares the encoding `{name}`, which connfix cannot edit safely; convert it to UTF-8"
+        ))),
+        None => Err(Rejection::at(
+            text,
+            error.valid_up_to(),
+            "the file is not valid UTF-8 and declares no encoding (PEP 263); convert it to UTF-8 or add a `# -*- coding: ... -*-` line",
+        )),
+    }
+}
+
+/// The PEP 263 `coding[:=]name` declaration of the first two lines.
+fn declared_encoding(text: &[u8]) -> Option<String> {
+    for line in text.split(|b| *b == b'\n').take(2) {
+        let line = String::from_utf8_lossy(line);
+        let trimmed = line.trim_start();
+        if !trimmed.starts_with('#') {
+            continue;
+        }
+        if let Some(at) = trimmed.find("coding") {
+            let rest = &trimmed[at + "coding".len()..];
+            if let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix('=')) {
+                let name: String = rest
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                    .collect();
+                if !name.is_empty() {
+                    return Some(name);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn check_conflict_markers(text: &[u8]) -> Result<(), Rejection> {
+    let mut offset = 0;
+    for line in text.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let marker = [&b"<<<<<<< "[..], b">>>>>>> ", b"|||||||"]
+            .iter()
+            .any(|m| line.starts_with(m))
+            || line == b"<<<<<<<"
+            || line == b">>>>>>>"
+            || line == b"=======";
+        if marker {
+            return Err(Rejection::at(
+                text,
+                offset,
+                "unresolved merge-conflict marker; resolve the conflict, then run connfix again",
+            ));
+        }
+        offset += line.len() + 1 + usize::from(text.get(offset + line.len()) == Some(&b'\r'));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> Result<SourceFile, Rejection> {
+        SourceFile::new(Path::new("t.py"), text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn detects_tabs_and_crlf() {
+        let file = source("def f():\r\n\tif x:\r\n\t\treturn 1\r\n").unwrap();
+        assert_eq!(
+            file.style,
+            Style {
+                indent: b"\t".to_vec(),
+                newline: b"\r\n"
+            }
+        );
+    }
+
+    #[test]
+    fn detects_two_spaces_and_defaults_to_four() {
+        assert_eq!(source("class A:\n  x = 1\n").unwrap().style.indent, b"  ");
+        assert_eq!(source("x = 1\n").unwrap().style.indent, b"    ");
+    }
+
+    #[test]
+    fn bom_is_split_off_and_restored() {
+        let file = SourceFile::new(Path::new("t.py"), b"\xEF\xBB\xBFx = 1\n".to_vec()).unwrap();
+        assert_eq!(file.text, b"x = 1\n");
+        assert_eq!(file.to_disk(&file.text), b"\xEF\xBB\xBFx = 1\n");
+    }
+
+    #[test]
+    fn syntax_error_has_its_position() {
+        let rejection = source("x = 1\ndef f(:\n    pass\n").err().unwrap();
+        assert_eq!(rejection.position, Some((2, 7)));
+    }
+
+    #[test]
+    fn conflict_markers_are_rejected_at_their_line() {
+        let rejection = source("x = 1\n<<<<<<< HEAD\ny = 2\n=======\ny = 3\n>>>>>>> b\n")
+            .err()
+            .unwrap();
+        assert_eq!(rejection.position, Some((2, 1)));
+        assert!(
+            rejection
+                .message
+                .starts_with("unresolved merge-conflict marker")
+        );
+    }
+
+    #[test]
+    fn latin1_with_declaration_is_accepted_without_it_rejected() {
+        let declared = b"# -*- coding: latin-1 -*-\ns = '\xe9'\n".to_vec();
+        assert!(SourceFile::new(Path::new("t.py"), declared).is_ok());
+        let undeclared = b"s = '\xe9'\n".to_vec();
+        let rejection = SourceFile::new(Path::new("t.py"), undeclared)
+            .err()
+            .unwrap();
+        assert_eq!(rejection.position, Some((1, 6)));
+    }
+
+    #[test]
+    fn binary_and_utf16_are_rejected() {
+        assert!(SourceFile::new(Path::new("t.py"), b"\x7fELF\x00\x01".to_vec()).is_err());
+        assert!(SourceFile::new(Path::new("t.py"), b"\xFF\xFEx\x00".to_vec()).is_err());
+    }
+}

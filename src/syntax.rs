@@ -1,0 +1,306 @@
+//! Small questions about the Python syntax tree that several rules ask:
+//! which node is a statement, what a call calls, where a scope ends, which
+//! statements share a line. Answers only; no rule logic.
+
+use tree_sitter::{Node, Query};
+
+use anyhow::{Context, Result};
+
+/// Compile a query shipped in `queries/`, naming the file on failure.
+pub fn compile_query(file: &str, source: &str) -> Result<Query> {
+    Query::new(&tree_sitter_python::LANGUAGE.into(), source)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("queries/{file}: the query does not compile"))
+}
+
+/// Look a capture up by name, naming the query file on failure.
+pub fn capture(query: &Query, file: &str, name: &str) -> Result<u32> {
+    query
+        .capture_index_for_name(name)
+        .with_context(|| format!("queries/{file}: the query has no capture @{name}"))
+}
+
+pub fn text<'a>(node: Node, src: &'a [u8]) -> &'a [u8] {
+    &src[node.byte_range()]
+}
+
+pub fn is_scope(node: Node) -> bool {
+    matches!(
+        node.kind(),
+        "function_definition" | "class_definition" | "module"
+    )
+}
+
+/// The function, class or module whose body holds `node` (a function's
+/// name and parameters belong to the enclosing scope, but rules only ask
+/// about nodes in bodies).
+pub fn enclosing_scope(node: Node) -> Node {
+    let mut at = node;
+    while let Some(parent) = at.parent() {
+        if is_scope(parent) {
+            return parent;
+        }
+        at = parent;
+    }
+    at
+}
+
+/// The nearest enclosing function definition, if `node` is not at module or
+/// class level.
+pub fn enclosing_function(node: Node) -> Option<Node> {
+    let scope = enclosing_scope(node);
+    (scope.kind() == "function_definition").then_some(scope)
+}
+
+/// A statement is a child of a block or of the module.
+pub fn is_statement(node: Node) -> bool {
+    node.is_named()
+        && node.kind() != "comment"
+        && node
+            .parent()
+            .is_some_and(|p| matches!(p.kind(), "block" | "module"))
+}
+
+/// The statement that holds `node` (itself if it is one).
+pub fn enclosing_statement(node: Node) -> Option<Node> {
+    let mut at = node;
+    loop {
+        if is_statement(at) {
+            return Some(at);
+        }
+        at = at.parent()?;
+    }
+}
+
+/// The statements of a block or module, without comments.
+pub fn statements(block: Node) -> Vec<Node> {
+    let mut cursor = block.walk();
+    block
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .collect()
+}
+
+/// Whether `call` calls one of `names`: `name(...)`, or `x.name(...)` for
+/// any `x`; a dotted name (`socket.socket`) matches the end of the callee.
+pub fn calls_one_of(call: Node, names: &[String], src: &[u8]) -> Option<usize> {
+    if call.kind() != "call" {
+        return None;
+    }
+    let function = call.child_by_field_name("function")?;
+    if !matches!(function.kind(), "identifier" | "attribute") {
+        return None;
+    }
+    let callee = text(function, src);
+    names.iter().position(|name| {
+        let name = name.as_bytes();
+        callee == name
+            || (callee.len() > name.len()
+                && callee.ends_with(name)
+                && callee[callee.len() - name.len() - 1] == b'.')
+    })
+}
+
+/// `x.method()` with no arguments: the name `x`, if `call` is that.
+pub fn method_call_on_name<'a>(call: Node, method: &str, src: &'a [u8]) -> Option<&'a [u8]> {
+    if call.kind() != "call" {
+        return None;
+    }
+    let function = call.child_by_field_name("function")?;
+    let arguments = call.child_by_field_name("arguments")?;
+    if function.kind() != "attribute"
+        || arguments.named_child_count() != 0
+        || arguments.kind() != "argument_list"
+    {
+        return None;
+    }
+    let object = function.child_by_field_name("object")?;
+    let attribute = function.child_by_field_name("attribute")?;
+    (object.kind() == "identifier" && text(attribute, src) == method.as_bytes())
+        .then(|| text(object, src))
+}
+
+/// The call a simple statement consists of (`f()` or `await f()`).
+pub fn statement_call(stmt: Node) -> Option<Node> {
+    if stmt.kind() != "expression_statement" || stmt.named_child_count() != 1 {
+        return None;
+    }
+    let expr = stmt.named_child(0)?;
+    match expr.kind() {
+        "call" => Some(expr),
+        "await" => expr.named_child(0).filter(|c| c.kind() == "call"),
+        _ => None,
+    }
+}
+
+/// The assignment a simple statement consists of, if it has exactly one
+/// target.
+pub fn statement_assignment(stmt: Node) -> Option<Node> {
+    if stmt.kind() != "expression_statement" || stmt.named_child_count() != 1 {
+        return None;
+    }
+    let expr = stmt.named_child(0)?;
+    (expr.kind() == "assignment"
+        && expr
+            .child_by_field_name("right")
+            .is_some_and(|r| r.kind() != "assignment"))
+    .then_some(expr)
+}
+
+/// Visit `node` and its descendants in order, not entering nested function
+/// or class definitions (nor lambdas, when `lambdas` is false). Iterative,
+/// so that deeply nested expressions cannot overflow the stack.
+pub fn walk_scope<'t>(node: Node<'t>, lambdas: bool, mut visit: impl FnMut(Node<'t>)) {
+    let mut cursor = node.walk();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        visit(n);
+        if n != node
+            && (matches!(n.kind(), "function_definition" | "class_definition")
+                || (!lambdas && n.kind() == "lambda"))
+        {
+            continue;
+        }
+        let children: Vec<Node> = n.children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
+    }
+}
+
+/// Whether the identifier `name` occurs anywhere under `node` (nested scopes
+/// included).
+pub fn mentions(node: Node, name: &[u8], src: &[u8]) -> bool {
+    let mut found = false;
+    let mut cursor = node.walk();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "identifier" && text(n, src) == name {
+            found = true;
+            break;
+        }
+        stack.extend(n.children(&mut cursor));
+    }
+    found
+}
+
+/// The `:` that ends the header of the clause owning `block`.
+pub fn header_colon(block: Node) -> Option<Node> {
+    let mut at = block.prev_sibling();
+    while let Some(node) = at {
+        if node.kind() == ":" {
+            return Some(node);
+        }
+        if node.kind() != "comment" {
+            return None;
+        }
+        at = node.prev_sibling();
+    }
+    None
+}
+
+/// Whether a block's statements sit on its header's line (`if x: y()`).
+pub fn is_inline_block(block: Node) -> bool {
+    match (header_colon(block), statements(block).first()) {
+        (Some(colon), Some(first)) => colon.end_position().row == first.start_position().row,
+        _ => false,
+    }
+}
+
+/// The statements around `stmt` that share a line with it, joined by `;`
+/// (all of an inline block's statements): the run one line edit rewrites.
+pub fn line_run(stmt: Node) -> Vec<Node> {
+    let Some(block) = stmt.parent() else {
+        return vec![stmt];
+    };
+    let siblings = statements(block);
+    if block.kind() == "block" && is_inline_block(block) {
+        return siblings;
+    }
+    let Some(at) = siblings.iter().position(|s| *s == stmt) else {
+        return vec![stmt];
+    };
+    let mut first = at;
+    while first > 0
+        && siblings[first - 1].end_position().row == siblings[first].start_position().row
+    {
+        first -= 1;
+    }
+    let mut last = at;
+    while last + 1 < siblings.len()
+        && siblings[last + 1].start_position().row == siblings[last].end_position().row
+    {
+        last += 1;
+    }
+    siblings[first..=last].to_vec()
+}
+
+/// Whether the statement starts its line (only indentation before it).
+pub fn starts_line(stmt: Node, src: &[u8]) -> bool {
+    src[..stmt.start_byte()]
+        .iter()
+        .rev()
+        .take_while(|b| **b != b'\n')
+        .all(|b| *b == b' ' || *b == b'\t')
+}
+
+/// Byte ranges of the string literals that span several lines, under `node`.
+pub fn multiline_strings(node: Node) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut cursor = node.walk();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "string" {
+            if n.start_position().row != n.end_position().row {
+                out.push(n.byte_range());
+            }
+            continue;
+        }
+        if n.start_position().row != n.end_position().row {
+            stack.extend(n.children(&mut cursor));
+        }
+    }
+    out
+}
+
+/// The names a binding construct binds, if `node` is one: assignment and
+/// loop targets, `with ... as`, walrus, `del`.
+pub fn bound_names(node: Node) -> Vec<Node> {
+    let target = match node.kind() {
+        "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
+            node.child_by_field_name("left")
+        }
+        "named_expression" => node.child_by_field_name("name"),
+        "as_pattern_target" => Some(node),
+        "delete_statement" => node.named_child(0),
+        _ => None,
+    };
+    target.map(target_names).unwrap_or_default()
+}
+
+/// The plain names in an assignment target (`a`, `a, (b, *c)`); attributes
+/// and subscripts bind no name.
+pub fn target_names(target: Node) -> Vec<Node> {
+    let mut out = Vec::new();
+    let mut stack = vec![target];
+    let mut cursor = target.walk();
+    while let Some(n) = stack.pop() {
+        match n.kind() {
+            "identifier" => out.push(n),
+            "pattern_list"
+            | "tuple_pattern"
+            | "list_pattern"
+            | "list_splat_pattern"
+            | "parenthesized_expression"
+            | "as_pattern_target"
+            | "expression_list"
+            | "tuple"
+            | "list" => stack.extend(
+                n.named_children(&mut cursor)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev(),
+            ),
+            _ => {}
+        }
+    }
+    out
+}
