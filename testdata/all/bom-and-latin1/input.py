@@ -1,0 +1,3 @@
+﻿def route():
+    conn = get_db_connection()
+    conn.close()  # café

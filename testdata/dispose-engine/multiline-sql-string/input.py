@@ -1,0 +1,15 @@
+import sqlalchemy
+
+
+def report():
+    engine = sqlalchemy.create_engine(URL, pool_size=5)
+    query = """
+SELECT id,
+       name
+  FROM tenants
+    WHERE active
+"""
+    label = f"""rows:
+  {query}"""
+    with engine.connect() as c:
+        return c.execute(query), label  # result

@@ -1,0 +1,7 @@
+def health():
+	engine = create_engine(URL)
+	if engine:
+		rows = engine.execute("""SELECT 1
+	FROM dual""")
+
+	return rows

@@ -1,0 +1,3 @@
+async def route():
+    conn = await get_db_connection()
+    await conn.close()

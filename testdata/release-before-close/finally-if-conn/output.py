@@ -1,0 +1,15 @@
+def branding():
+    conn = get_db_connection()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT * FROM branding")
+        rows = cur.fetchall()
+        cur.close()
+        return rows
+    finally:
+        if conn:
+            # Release tracking before closing connection
+            if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
+                from src.utils.connection_tracker import track_connection_released
+                track_connection_released(conn._tracking_context, conn._tracking_start)
+            conn.close()

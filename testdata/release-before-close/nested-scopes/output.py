@@ -1,0 +1,26 @@
+def outer():
+    conn = get_db_connection()
+
+    def inner(conn):
+        conn.close()
+
+    class Holder:
+        conn = None
+
+        def close(self):
+            self.conn.close()
+
+    inner(conn)
+    # Release tracking before closing connection
+    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
+        from src.utils.connection_tracker import track_connection_released
+        track_connection_released(conn._tracking_context, conn._tracking_start)
+    conn.close()
+
+
+conn = get_db_connection()
+# Release tracking before closing connection
+if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
+    from src.utils.connection_tracker import track_connection_released
+    track_connection_released(conn._tracking_context, conn._tracking_start)
+conn.close()

@@ -1,0 +1,23 @@
+import sqlite3
+
+
+def route():
+    conn = get_db_connection()
+    # Release tracking before closing connection
+    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
+        from src.utils.connection_tracker import track_connection_released
+        track_connection_released(conn._tracking_context, conn._tracking_start)
+    conn.close()
+    conn = sqlite3.connect(":memory:")
+    conn.close()
+
+
+def later_helper():
+    conn = sqlite3.connect(":memory:")
+    conn.close()
+    conn = get_db_connection()
+    # Release tracking before closing connection
+    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
+        from src.utils.connection_tracker import track_connection_released
+        track_connection_released(conn._tracking_context, conn._tracking_start)
+    conn.close()

@@ -1,0 +1,12 @@
+def route():
+	conn = get_db_connection()
+	try:
+		rows = conn.cursor().execute("SELECT 1")
+	finally:
+		if conn:
+			# Release tracking before closing connection
+			if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
+				from src.utils.connection_tracker import track_connection_released
+				track_connection_released(conn._tracking_context, conn._tracking_start)
+			conn.close()
+	return rows

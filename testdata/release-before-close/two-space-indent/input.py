@@ -1,0 +1,6 @@
+def route():
+  conn = get_db_connection()
+  try:
+    pass
+  finally:
+    conn.close()

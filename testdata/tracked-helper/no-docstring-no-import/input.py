@@ -1,0 +1,5 @@
+from src.db_compat import connect
+
+
+def get_db_connection():
+    return connect(use_pool=True)

@@ -1,0 +1,18 @@
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def get_db_connection():
+    """Pooled connection."""
+    from src.db_compat import connect
+    from src.utils.connection_tracker import track_connection_acquired
+
+    # Track this connection acquisition
+    context, track_start = track_connection_acquired("input.py::get_db_connection")
+    conn = connect(use_pool=True)
+    conn._tracking_context = context
+    conn._tracking_start = track_start
+    conn.autocommit = False
+    log.debug("acquired %r", conn)
+    return conn
