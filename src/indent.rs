@@ -151,7 +151,12 @@ mod tests {
         let start = text.iter().position(|b| *b == b'\'').unwrap();
         let end = start + 12; // '''\nkeep\n  '''
         assert_eq!(&text[start..end], b"'''\nkeep\n  '''");
-        let out = indent_region(text, 6..text.len(), b"  ", &[start..end]);
+        let out = indent_region(
+            text,
+            6..text.len(),
+            b"  ",
+            std::slice::from_ref(&(start..end)),
+        );
         assert_eq!(out, b"      s = '''\nkeep\n  '''\n\n      y()\n".to_vec());
     }
 }

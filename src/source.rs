@@ -86,16 +86,16 @@ fn detect_indent(text: &[u8], tree: &Tree) -> Option<Vec<u8>> {
     let mut cursor = tree.walk();
     let mut stack = vec![tree.root_node()];
     while let Some(node) = stack.pop() {
-        if node.kind() == "block" {
-            if let (Some(first), Some(header)) = (first_statement(node), node.parent()) {
-                let inner = line_indent(text, first.start_byte());
-                let outer = line_indent(text, header.start_byte());
-                if first.start_position().row != header.start_position().row
-                    && inner.len() > outer.len()
-                    && inner.starts_with(outer)
-                {
-                    return Some(inner[outer.len()..].to_vec());
-                }
+        if node.kind() == "block"
+            && let (Some(first), Some(header)) = (first_statement(node), node.parent())
+        {
+            let inner = line_indent(text, first.start_byte());
+            let outer = line_indent(text, header.start_byte());
+            if first.start_position().row != header.start_position().row
+                && inner.len() > outer.len()
+                && inner.starts_with(outer)
+            {
+                return Some(inner[outer.len()..].to_vec());
             }
         }
         let children: Vec<Node> = node.named_children(&mut cursor).collect();

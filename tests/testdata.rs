@@ -34,9 +34,20 @@ fn cases() -> Vec<PathBuf> {
 }
 
 fn fixer(case: &Path) -> Fixer {
-    let rule = case.parent().unwrap().file_name().unwrap().to_str().unwrap().to_string();
+    let rule = case
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let config_path = case.join("connfix.toml");
-    let config = if config_path.is_file() { Config::load(&config_path).unwrap() } else { Config::default() };
+    let config = if config_path.is_file() {
+        Config::load(&config_path).unwrap()
+    } else {
+        Config::default()
+    };
     let select = if rule == "all" { vec![] } else { vec![rule] };
     Fixer::new(rules::build(&config, &select, &[]).unwrap())
 }
@@ -50,7 +61,11 @@ fn compiles(text: &[u8]) -> Result<(), String> {
         .arg(&path)
         .output()
         .expect("python3 must be installed to check that outputs compile");
-    if run.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&run.stderr).into_owned()) }
+    if run.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&run.stderr).into_owned())
+    }
 }
 
 #[test]
@@ -60,7 +75,11 @@ fn testdata_cases() {
     let all = cases();
     assert!(all.len() >= 40, "testdata has lost cases: {}", all.len());
     for case in &all {
-        let name = case.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().display().to_string();
+        let name = case
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap()
+            .display()
+            .to_string();
         let fixer = fixer(case);
         let input = std::fs::read(case.join("input.py")).unwrap();
         let outcome = match fixer.run(Path::new("input.py"), input.clone()) {
@@ -70,9 +89,15 @@ fn testdata_cases() {
                 continue;
             }
         };
-        let output = outcome.change.as_ref().map_or(input.clone(), |(_, new)| new.clone());
-        let findings: String =
-            outcome.diagnostics.iter().map(|d| diagnostic_line("input.py", &outcome.text, d) + "\n").collect();
+        let output = outcome
+            .change
+            .as_ref()
+            .map_or(input.clone(), |(_, new)| new.clone());
+        let findings: String = outcome
+            .diagnostics
+            .iter()
+            .map(|d| diagnostic_line("input.py", &outcome.text, d) + "\n")
+            .collect();
         let expected_path = case.join("output.py");
         let findings_path = case.join("findings.txt");
         if bless {
@@ -91,13 +116,21 @@ fn testdata_cases() {
         if output != expected {
             failures.push(format!(
                 "{name}: output differs from {}:\n{}",
-                if expected_path.exists() { "output.py" } else { "the input (a no-change case)" },
-                String::from_utf8_lossy(&connfix::diff::unified("expected", &expected, &output, false))
+                if expected_path.exists() {
+                    "output.py"
+                } else {
+                    "the input (a no-change case)"
+                },
+                String::from_utf8_lossy(&connfix::diff::unified(
+                    "expected", &expected, &output, false
+                ))
             ));
         }
         let expected_findings = std::fs::read_to_string(&findings_path).unwrap_or_default();
         if findings != expected_findings {
-            failures.push(format!("{name}: findings differ:\nexpected:\n{expected_findings}actual:\n{findings}"));
+            failures.push(format!(
+                "{name}: findings differ:\nexpected:\n{expected_findings}actual:\n{findings}"
+            ));
         }
         if let Err(error) = compiles(&output) {
             failures.push(format!("{name}: output does not compile: {error}"));
@@ -106,10 +139,23 @@ fn testdata_cases() {
             Ok(again) if again.change.is_none() => {}
             Ok(again) => failures.push(format!(
                 "{name}: not a fixed point; a second run changes:\n{}",
-                String::from_utf8_lossy(&connfix::diff::unified("output", &output, &again.change.unwrap().1, false))
+                String::from_utf8_lossy(&connfix::diff::unified(
+                    "output",
+                    &output,
+                    &again.change.unwrap().1,
+                    false
+                ))
             )),
-            Err(rejection) => failures.push(format!("{name}: the output is rejected: {rejection:?}")),
+            Err(rejection) => {
+                failures.push(format!("{name}: the output is rejected: {rejection:?}"))
+            }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), all.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n\n")
+    );
 }

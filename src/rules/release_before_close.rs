@@ -36,6 +36,9 @@ use crate::source::{SourceFile, line_indent};
 use crate::syntax::{self, calls_one_of, statements, text};
 
 pub const ID: &str = "release-before-close";
+
+/// A close call (or its statement) and the name it closes.
+type Close<'t, 's> = (Node<'t>, &'s [u8]);
 const QUERY_FILE: &str = "release-before-close.scm";
 
 pub struct ReleaseBeforeClose {
@@ -85,7 +88,7 @@ impl Rule for ReleaseBeforeClose {
         let src = file.text.as_slice();
         let mut out = Vec::new();
         // Close calls, grouped by the scope that holds them.
-        let mut by_scope: Vec<(Node, Vec<(Node, &[u8])>)> = Vec::new();
+        let mut by_scope: Vec<(Node, Vec<Close>)> = Vec::new();
         let mut cursor = QueryCursor::new();
         let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
         while let Some(m) = matches.next() {
@@ -103,9 +106,10 @@ impl Rule for ReleaseBeforeClose {
                     None => by_scope.push((scope, vec![entry])),
                 }
             }
-            if let Some(call) = node(self.with_call) {
-                if calls_one_of(call, &self.config.helpers, src).is_some() {
-                    out.push(Diagnostic::finding(
+            if let Some(call) = node(self.with_call)
+                && calls_one_of(call, &self.config.helpers, src).is_some()
+            {
+                out.push(Diagnostic::finding(
                         ID,
                         Severity::Warning,
                         call,
@@ -113,7 +117,6 @@ impl Rule for ReleaseBeforeClose {
                          connection's `with` ends the transaction without closing; bind it with `conn = ...` \
                          and close it in `finally`",
                     ));
-                }
             }
         }
         let mut targets: Vec<(Node, &[u8])> = Vec::new();
@@ -163,7 +166,7 @@ impl Rule for ReleaseBeforeClose {
             }
         }
         // One edit for each run of statements sharing a line.
-        let mut runs: Vec<(Vec<Node>, Vec<(Node, &[u8])>)> = Vec::new();
+        let mut runs: Vec<(Vec<Node>, Vec<Close>)> = Vec::new();
         for (stmt, name) in targets {
             let run = syntax::line_run(stmt);
             match runs.iter_mut().find(|(r, _)| r[0] == run[0]) {
