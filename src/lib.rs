@@ -17,4 +17,5 @@ pub mod report;
 pub mod rules;
 pub mod source;
 pub mod syntax;
+pub mod wrap;
 pub mod write;

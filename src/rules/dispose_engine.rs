@@ -27,11 +27,11 @@ use anyhow::Result;
 use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
 
 use crate::config::Config;
-use crate::edit::{Edit, Fix};
-use crate::indent::indent_region;
+use crate::edit::Fix;
 use crate::rules::{Diagnostic, Rule, Severity, last_parts};
-use crate::source::{SourceFile, line_end, line_indent, line_start};
+use crate::source::SourceFile;
 use crate::syntax::{self, calls_one_of, method_call_on_name, statements, text};
+use crate::wrap::{Finally, try_finally};
 
 pub const ID: &str = "dispose-engine";
 const QUERY_FILE: &str = "dispose-engine.scm";
@@ -256,39 +256,17 @@ impl<'t> Engine<'_, 't> {
         name: &str,
         is_async: bool,
     ) -> Diagnostic {
-        let (src, style) = (self.src(), &self.file.style);
-        let base = line_indent(src, stmt.start_byte());
-        let unit = style.unit_after(base);
-        let start = line_end(src, stmt.end_byte());
-        let (end, wrapped_end, dispose) = match bare {
-            Some(bare) => {
-                let mut before = line_start(src, bare.start_byte());
-                before -= 1; // the '\n' ending the line before
-                if before > 0 && src[before - 1] == b'\r' {
-                    before -= 1;
-                }
-                let end = line_end(src, bare.end_byte());
-                (end, before.max(start), src[bare.start_byte()..end].to_vec())
-            }
-            None => {
-                let call = format!(
-                    "{}{name}.{}()",
-                    if is_async { "await " } else { "" },
-                    self.rule.config.dispose_method
-                );
-                (
-                    line_end(src, last.end_byte()),
-                    line_end(src, last.end_byte()),
-                    call.into_bytes(),
-                )
-            }
+        let finally = match bare {
+            Some(bare) => Finally::Move {
+                first: bare,
+                last: bare,
+            },
+            None => Finally::New(format!(
+                "{}{name}.{}()",
+                if is_async { "await " } else { "" },
+                self.rule.config.dispose_method
+            )),
         };
-        let strings = syntax::multiline_strings(stmt.parent().unwrap_or(stmt));
-        let nl = style.newline;
-        let mut text = [nl, base, b"try:"].concat();
-        text.extend(indent_region(src, start..wrapped_end, unit, &strings));
-        text.extend([nl, base, b"finally:", nl, base, unit].concat());
-        text.extend(dispose);
         Diagnostic::fix(
             ID,
             self.call,
@@ -296,7 +274,7 @@ impl<'t> Engine<'_, 't> {
                 "engine `{name}` from `{}(...)` is never disposed",
                 self.factory
             ),
-            Fix::new(vec![Edit::replace(start..end, text)]),
+            Fix::new(vec![try_finally(self.file, stmt, last, finally)]),
         )
     }
 }
