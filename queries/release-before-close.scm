@@ -6,9 +6,3 @@
     attribute: (identifier) @method)
   (#eq? @method "close")) @close
 
-; `with <call> [as x]:` items: a helper used as a context manager.
-(with_item
-  value: [
-    (call) @with_call
-    (as_pattern (call) @with_call)
-  ])

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use globset::GlobSet;
 
 use crate::config::Config;
-use crate::rules::{self, Rule};
+use crate::rules::{self, Ruleset};
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +52,10 @@ struct Options {
     /// When to colour the output (NO_COLOR is honoured with `auto`).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    /// Also apply fixes marked unsafe (they may change behaviour: moving a
+    /// close into a `finally`).
+    #[arg(long)]
+    unsafe_fixes: bool,
     /// Print only diffs, changed files and errors: no findings, no summary.
     #[arg(long, short)]
     quiet: bool,
@@ -75,7 +79,8 @@ pub enum Mode {
 pub struct Settings {
     pub mode: Mode,
     pub paths: Vec<PathBuf>,
-    pub rules: Vec<Box<dyn Rule>>,
+    pub rules: Ruleset,
+    pub unsafe_fixes: bool,
     pub exclude: GlobSet,
     pub color: bool,
     pub quiet: bool,
@@ -110,6 +115,7 @@ impl Cli {
             mode,
             paths,
             rules,
+            unsafe_fixes: options.unsafe_fixes,
             exclude,
             color,
             quiet: options.quiet,

@@ -29,7 +29,7 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
         crate::interrupt::install();
     }
     let found = discover::files(&settings.paths, &settings.exclude);
-    let fixer = Fixer::new(settings.rules);
+    let fixer = Fixer::new(settings.rules, settings.unsafe_fixes);
     let mode = settings.mode;
     let color = settings.color;
     let reports: Vec<FileReport> = found

@@ -36,6 +36,9 @@ impl Edit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fix {
     pub edits: Vec<Edit>,
+    /// An unsafe fix may change what the program does (it moves code into a
+    /// `finally`, say); it is applied only with `--unsafe-fixes`.
+    pub unsafe_: bool,
 }
 
 impl Fix {
@@ -50,7 +53,18 @@ impl Fix {
                 pair[1].range
             );
         }
-        Fix { edits }
+        Fix {
+            edits,
+            unsafe_: false,
+        }
+    }
+
+    /// The same edits, as a fix that is applied only on request.
+    pub fn unsafe_(self) -> Fix {
+        Fix {
+            unsafe_: true,
+            ..self
+        }
     }
 
     fn span(&self) -> Range<usize> {

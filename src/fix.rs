@@ -9,7 +9,7 @@ use std::path::Path;
 use aho_corasick::AhoCorasick;
 
 use crate::edit::{self, Fix};
-use crate::rules::{Diagnostic, Rule};
+use crate::rules::{Diagnostic, Ruleset};
 use crate::source::{self, Rejection, SourceFile};
 
 /// Passes before giving up on reaching a fixed point. Fixes that overlap
@@ -18,8 +18,9 @@ const MAX_PASSES: usize = 16;
 
 /// The rules of a run, with the prefilter built from what they look for.
 pub struct Fixer {
-    rules: Vec<Box<dyn Rule>>,
+    rules: Ruleset,
     needles: Option<AhoCorasick>,
+    unsafe_fixes: bool,
 }
 
 /// What happened to one file's text.
@@ -36,11 +37,23 @@ pub struct Outcome {
 }
 
 impl Fixer {
-    pub fn new(rules: Vec<Box<dyn Rule>>) -> Fixer {
-        let words: Vec<String> = rules.iter().flat_map(|r| r.needles()).collect();
+    /// `unsafe_fixes`: apply fixes marked unsafe too.
+    pub fn new(rules: Ruleset, unsafe_fixes: bool) -> Fixer {
+        let words: Vec<String> = rules.rules.iter().flat_map(|r| r.needles()).collect();
         let needles = (!words.is_empty())
             .then(|| AhoCorasick::new(&words).expect("plain strings always build"));
-        Fixer { rules, needles }
+        Fixer {
+            rules,
+            needles,
+            unsafe_fixes,
+        }
+    }
+
+    fn applicable(&self, diagnostic: &Diagnostic) -> Option<Fix> {
+        diagnostic
+            .fix
+            .clone()
+            .filter(|f| self.unsafe_fixes || !f.unsafe_)
     }
 
     /// Run the rules on `bytes` (a file's content, `path` for messages and
@@ -55,7 +68,10 @@ impl Fixer {
         }
         let file = SourceFile::parse(path, bom, text, None)?;
         let diagnostics = self.diagnostics(&file);
-        let mut fixes: Vec<Fix> = diagnostics.iter().filter_map(|d| d.fix.clone()).collect();
+        let mut fixes: Vec<Fix> = diagnostics
+            .iter()
+            .filter_map(|d| self.applicable(d))
+            .collect();
         let mut current: Option<SourceFile> = None;
         let mut applied = 0;
         for _ in 0..MAX_PASSES {
@@ -81,8 +97,8 @@ impl Fixer {
             })?;
             fixes = self
                 .diagnostics(&next)
-                .into_iter()
-                .filter_map(|d| d.fix)
+                .iter()
+                .filter_map(|d| self.applicable(d))
                 .collect();
             current = Some(next);
         }
@@ -95,9 +111,60 @@ impl Fixer {
         })
     }
 
+    /// The enabled codes' diagnostics, without those silenced by a
+    /// `# connfix: ignore[code, ...]` (or bare `# connfix: ignore`) comment
+    /// on their line, in order of position.
     fn diagnostics(&self, file: &SourceFile) -> Vec<Diagnostic> {
-        let mut all: Vec<Diagnostic> = self.rules.iter().flat_map(|r| r.check(file)).collect();
+        let silenced = Silenced::find(&file.text);
+        let mut all: Vec<Diagnostic> = self
+            .rules
+            .rules
+            .iter()
+            .flat_map(|r| r.check(file))
+            .filter(|d| self.rules.enabled.contains(&d.rule) && !silenced.covers(&file.text, d))
+            .collect();
         all.sort_by_key(|d| d.offset);
         all
+    }
+}
+
+const IGNORE: &[u8] = b"connfix: ignore";
+
+/// The lines that carry an ignore comment, with the codes they name (none:
+/// every code).
+struct Silenced(Vec<(usize, Vec<String>)>);
+
+impl Silenced {
+    fn find(text: &[u8]) -> Silenced {
+        let mut out = Vec::new();
+        for at in memchr::memmem::find_iter(text, IGNORE) {
+            let line_start = source::line_start(text, at);
+            if !text[line_start..at].contains(&b'#') {
+                continue;
+            }
+            let rest = &text[at + IGNORE.len()..source::line_end(text, at)];
+            let codes = match rest
+                .strip_prefix(b"[")
+                .and_then(|r| r.iter().position(|b| *b == b']').map(|e| &r[..e]))
+            {
+                Some(list) => String::from_utf8_lossy(list)
+                    .split(',')
+                    .map(|c| c.trim().to_string())
+                    .collect(),
+                None => Vec::new(),
+            };
+            out.push((line_start, codes));
+        }
+        Silenced(out)
+    }
+
+    fn covers(&self, text: &[u8], diagnostic: &Diagnostic) -> bool {
+        if self.0.is_empty() {
+            return false;
+        }
+        let line = source::line_start(text, diagnostic.offset.min(text.len()));
+        self.0.iter().any(|(l, codes)| {
+            *l == line && (codes.is_empty() || codes.iter().any(|c| c == diagnostic.rule))
+        })
     }
 }

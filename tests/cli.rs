@@ -68,8 +68,8 @@ fn check_lists_without_writing() {
     assert_eq!(
         run.stdout,
         "would fix a.py (2 fixes)\n\
-         a.py:1:1: tracked-helper: helper `get_db_connection` hands out a connection without tracking it [fixable] (warning)\n\
-         a.py:8:14: release-before-close: `conn` closed without releasing its connection tracking [fixable] (warning)\n"
+         a.py:1:1: tracked-helper: helper `get_db_connection` hands out a connection without tracking it [fixable] (error)\n\
+         a.py:8:14: release-before-close: `conn` closed without releasing its connection tracking [fixable] (error)\n"
     );
     assert_eq!(read(dir.path(), "a.py"), LEAKY);
 }
@@ -266,7 +266,7 @@ fn select_ignore_and_exclude() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "connfix: error: unknown rule `no-such-rule`; the rules are: tracked-helper, release-before-close, dispose-engine\n"
+        "connfix: error: unknown rule `no-such-rule`; the rules are: tracked-helper, unrecognised-helper, release-before-close, close-in-expression, dispose-engine, engine-escapes, module-engine\n"
     );
 }
 

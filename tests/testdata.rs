@@ -1,6 +1,7 @@
 //! Snapshot tests over `testdata/<rule>/<case>/`: `input.py` is run through
-//! the named rule alone (all rules for `testdata/all/`), with the case's
-//! `connfix.toml` if it has one. The result must equal `output.py` (or the
+//! the named rule alone, with every code it reports (all rules for `testdata/all/`), with the case's
+//! `connfix.toml` if it has one, and with unsafe fixes if it has a file
+//! named `unsafe`. The result must equal `output.py` (or the
 //! input, byte for byte, when there is no `output.py`: a no-change case), the
 //! diagnostics must equal `findings.txt` (none when it is missing), the
 //! output must compile with `python3 -m py_compile`, and a second run must
@@ -48,8 +49,13 @@ fn fixer(case: &Path) -> Fixer {
     } else {
         Config::default()
     };
-    let select = if rule == "all" { vec![] } else { vec![rule] };
-    Fixer::new(rules::build(&config, &select, &[]).unwrap())
+    let mut ruleset = rules::build(&config, &[], &[]).unwrap();
+    if rule != "all" {
+        ruleset.rules.retain(|r| r.codes()[0] == rule);
+        assert_eq!(ruleset.rules.len(), 1, "testdata/{rule} names no rule");
+        ruleset.enabled = ruleset.rules[0].codes().to_vec();
+    }
+    Fixer::new(ruleset, case.join("unsafe").exists())
 }
 
 fn compiles(text: &[u8]) -> Result<(), String> {

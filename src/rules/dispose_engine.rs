@@ -60,8 +60,8 @@ impl DisposeEngine {
 }
 
 impl Rule for DisposeEngine {
-    fn id(&self) -> &'static str {
-        ID
+    fn codes(&self) -> &'static [&'static str] {
+        &["dispose-engine", "engine-escapes", "module-engine"]
     }
 
     fn needles(&self) -> Vec<String> {
@@ -113,38 +113,33 @@ impl<'t> Engine<'_, 't> {
         &self.file.text
     }
 
-    fn info(&self, message: String) -> Option<Diagnostic> {
-        Some(Diagnostic::finding(ID, Severity::Info, self.call, message))
-    }
-
-    fn warn(&self, message: String) -> Option<Diagnostic> {
-        Some(Diagnostic::finding(
-            ID,
-            Severity::Warning,
-            self.call,
-            message,
-        ))
+    fn report(&self, code: &'static str, message: String) -> Option<Diagnostic> {
+        Some(Diagnostic::new(code, self.call, message))
     }
 
     fn check(&self) -> Option<Diagnostic> {
         let src = self.src();
         let factory = self.factory;
         let Some(function) = syntax::enclosing_function(self.call) else {
-            return self.info(format!(
-                "`{factory}(...)` at module or class level is long-lived by design; left alone"
-            ));
+            return self.report(
+                "module-engine",
+                format!(
+                    "`{factory}(...)` at module or class level is long-lived by design; left alone"
+                ),
+            );
         };
         let parent = self.call.parent()?;
         let statement = parent
             .parent()
             .filter(|p| syntax::is_statement(*p) && p.named_child_count() == 1);
         if parent.kind() == "return_statement" {
-            return self.info(format!(
-                "the engine from `{factory}(...)` is returned; the caller must dispose it"
-            ));
+            return self.report(
+                "engine-escapes",
+                format!("the engine from `{factory}(...)` is returned; the caller must dispose it"),
+            );
         }
         let (Some(stmt), "assignment") = (statement, parent.kind()) else {
-            return self.warn(format!(
+            return self.report("dispose-engine", format!(
                 "the engine from `{factory}(...)` has no name, so nothing disposes it; bind it with \
                  `engine = {factory}(...)` and connfix will dispose it"
             ));
@@ -154,17 +149,20 @@ impl<'t> Engine<'_, 't> {
         }
         let left = parent.child_by_field_name("left")?;
         if left.kind() != "identifier" {
-            return self.info(format!(
+            return self.report("engine-escapes", format!(
                 "the engine from `{factory}(...)` is stored on `{}`, so it outlives the call; left alone",
                 String::from_utf8_lossy(text(left, src))
             ));
         }
         let name = text(left, src);
         if let Some(why) = escapes(function, name, src) {
-            return self.info(format!(
-                "engine `{}` {why}, so it outlives the call; left alone",
-                String::from_utf8_lossy(name)
-            ));
+            return self.report(
+                "engine-escapes",
+                format!(
+                    "engine `{}` {why}, so it outlives the call; left alone",
+                    String::from_utf8_lossy(name)
+                ),
+            );
         }
         let dispose = self.rule.config.dispose_method.as_str();
         if self.disposed_in_enclosing_finally(stmt, function, name, dispose) {
@@ -190,9 +188,11 @@ impl<'t> Engine<'_, 't> {
             if bare.is_some() {
                 return None;
             }
-            return self.info(format!(
-                "engine `{name_text}` is not used after it is created; nothing to wrap"
-            ));
+            let message =
+                format!("engine `{name_text}` is not used after it is created; nothing to wrap");
+            return self
+                .report("dispose-engine", message)
+                .map(|d| d.with_severity(Severity::Info));
         }
         let is_async = factory
             .rsplit('.')
@@ -200,7 +200,7 @@ impl<'t> Engine<'_, 't> {
             .is_some_and(|n| n.contains("async"));
         let function_is_async = function.child(0).is_some_and(|c| c.kind() == "async");
         if is_async && !function_is_async {
-            return self.warn(format!(
+            return self.report("dispose-engine", format!(
                 "async engine `{name_text}` is created in a function that is not `async`, where it cannot be \
                  awaited to dispose; dispose it by hand"
             ));
@@ -215,7 +215,7 @@ impl<'t> Engine<'_, 't> {
                 .iter()
                 .any(|s| !syntax::starts_line(*s, src) || syntax::line_run(*s).len() != 1);
         if shared {
-            return self.warn(format!(
+            return self.report("dispose-engine", format!(
                 "engine `{name_text}` is never disposed, and its statements share lines; put them on lines \
                  of their own and connfix will wrap them"
             ));

@@ -29,6 +29,62 @@ impl Severity {
     }
 }
 
+/// A kind of finding: its id (what `--select`, `# connfix: ignore[...]` and
+/// the reports use), its default severity and a one-line summary.
+#[derive(Debug)]
+pub struct Code {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+}
+
+/// Every code, grouped by the rule that reports it.
+pub const CODES: &[Code] = &[
+    Code {
+        id: "tracked-helper",
+        severity: Severity::Error,
+        summary: "a connection helper hands out pooled connections without tracking them (audit Step 1)",
+    },
+    Code {
+        id: "unrecognised-helper",
+        severity: Severity::Warning,
+        summary: "a connection helper whose shape connfix does not rewrite; track it by hand",
+    },
+    Code {
+        id: "release-before-close",
+        severity: Severity::Error,
+        summary: "a tracked connection is closed without releasing its tracking (audit Step 2)",
+    },
+    Code {
+        id: "close-in-expression",
+        severity: Severity::Warning,
+        summary: "a tracked connection is closed inside an expression, where no release can go before it",
+    },
+    Code {
+        id: "dispose-engine",
+        severity: Severity::Error,
+        summary: "an engine created in a function is never disposed (audit health fix)",
+    },
+    Code {
+        id: "engine-escapes",
+        severity: Severity::Info,
+        summary: "an engine outlives the function that creates it (returned, stored, captured); left alone",
+    },
+    Code {
+        id: "module-engine",
+        severity: Severity::Info,
+        summary: "a module- or class-level engine, long-lived by design; left alone",
+    },
+];
+
+/// The code with this id; an unknown id is a bug in a rule.
+pub fn code(id: &str) -> &'static Code {
+    CODES
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("`{id}` is not in rules::CODES"))
+}
+
 /// What a rule says about one place: a message, and a fix where it has a
 /// safe one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,72 +98,72 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn fix(rule: &'static str, node: Node, message: impl Into<String>, fix: Fix) -> Diagnostic {
+    /// A finding with the code's default severity and no fix.
+    pub fn new(rule: &'static str, node: Node, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             rule,
-            severity: Severity::Warning,
-            offset: node.start_byte(),
-            message: message.into(),
-            fix: Some(fix),
-        }
-    }
-
-    pub fn finding(
-        rule: &'static str,
-        severity: Severity,
-        node: Node,
-        message: impl Into<String>,
-    ) -> Diagnostic {
-        Diagnostic {
-            rule,
-            severity,
+            severity: code(rule).severity,
             offset: node.start_byte(),
             message: message.into(),
             fix: None,
         }
     }
+
+    pub fn fix(rule: &'static str, node: Node, message: impl Into<String>, fix: Fix) -> Diagnostic {
+        Diagnostic {
+            fix: Some(fix),
+            ..Diagnostic::new(rule, node, message)
+        }
+    }
+
+    pub fn with_severity(self, severity: Severity) -> Diagnostic {
+        Diagnostic { severity, ..self }
+    }
 }
 
 pub trait Rule: Send + Sync {
-    /// The rule's id, shared by its source file, query and testdata folder.
-    fn id(&self) -> &'static str;
+    /// The codes this rule reports; the first is the rule's own id, shared
+    /// by its source file, query and testdata folder.
+    fn codes(&self) -> &'static [&'static str];
     /// Byte strings of which at least one must occur in a file for the rule
     /// to find anything there; files with none are not even parsed.
     fn needles(&self) -> Vec<String>;
     fn check(&self, file: &SourceFile) -> Vec<Diagnostic>;
 }
 
-/// Every rule id, in the order rules run.
-pub const ALL: &[&str] = &[
-    tracked_helper::ID,
-    release_before_close::ID,
-    dispose_engine::ID,
-];
+/// The rules of a run, and the codes selected.
+pub struct Ruleset {
+    pub rules: Vec<Box<dyn Rule>>,
+    pub enabled: Vec<&'static str>,
+}
 
-/// Build the selected rules (all when `select` is empty), compiling their
-/// queries; a query that does not compile is an error naming its file.
-pub fn build(config: &Config, select: &[String], ignore: &[String]) -> Result<Vec<Box<dyn Rule>>> {
+/// Build the rules that report a selected code (all codes when `select` is
+/// empty), compiling their queries; a query that does not compile is an
+/// error naming its file.
+pub fn build(config: &Config, select: &[String], ignore: &[String]) -> Result<Ruleset> {
     for id in select.iter().chain(ignore) {
-        if !ALL.contains(&id.as_str()) {
-            anyhow::bail!("unknown rule `{id}`; the rules are: {}", ALL.join(", "));
+        if !CODES.iter().any(|c| c.id == id) {
+            let ids: Vec<&str> = CODES.iter().map(|c| c.id).collect();
+            anyhow::bail!("unknown rule `{id}`; the rules are: {}", ids.join(", "));
         }
     }
-    let wanted = |id: &str| {
-        (select.is_empty() || select.iter().any(|s| s == id)) && !ignore.iter().any(|s| s == id)
-    };
-    let mut rules: Vec<Box<dyn Rule>> = Vec::new();
-    if wanted(tracked_helper::ID) {
-        rules.push(Box::new(tracked_helper::TrackedHelper::new(config)?));
-    }
-    if wanted(release_before_close::ID) {
-        rules.push(Box::new(release_before_close::ReleaseBeforeClose::new(
-            config,
-        )?));
-    }
-    if wanted(dispose_engine::ID) {
-        rules.push(Box::new(dispose_engine::DisposeEngine::new(config)?));
-    }
-    Ok(rules)
+    let enabled: Vec<&'static str> = CODES
+        .iter()
+        .map(|c| c.id)
+        .filter(|id| {
+            (select.is_empty() || select.iter().any(|s| s == id)) && !ignore.iter().any(|s| s == id)
+        })
+        .collect();
+    let all: Vec<Box<dyn Rule>> = vec![
+        Box::new(tracked_helper::TrackedHelper::new(config)?),
+        Box::new(release_before_close::ReleaseBeforeClose::new(config)?),
+        Box::new(dispose_engine::DisposeEngine::new(config)?),
+    ];
+    let rules = all
+        .into_iter()
+        .filter(|r| r.codes().iter().any(|c| enabled.contains(c)))
+        .collect();
+    Ok(Ruleset { rules, enabled })
 }
 
 /// The last dotted part of each name: what must occur in a file's text for

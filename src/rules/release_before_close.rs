@@ -21,7 +21,8 @@
 //! Never touches a close of anything else (cursors, files, connections that
 //! did not come from a helper), nor a close already preceded by its release.
 //! Declines with a finding: a close in expression position
-//! (`return conn.close()`, a lambda) and `with get_db_connection() as conn:`.
+//! (`return conn.close()`, a lambda); `with get_db_connection() as conn:` is
+//! `with-does-not-close`'s.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -31,7 +32,7 @@ use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line};
-use crate::rules::{Diagnostic, Rule, Severity, last_parts};
+use crate::rules::{Diagnostic, Rule, last_parts};
 use crate::source::{SourceFile, line_indent};
 use crate::syntax::{self, calls_one_of, statements, text};
 
@@ -45,7 +46,6 @@ pub struct ReleaseBeforeClose {
     query: Query,
     close: u32,
     object: u32,
-    with_call: u32,
     config: Config,
 }
 
@@ -58,7 +58,6 @@ impl ReleaseBeforeClose {
         Ok(ReleaseBeforeClose {
             close: syntax::capture(&query, QUERY_FILE, "close")?,
             object: syntax::capture(&query, QUERY_FILE, "object")?,
-            with_call: syntax::capture(&query, QUERY_FILE, "with_call")?,
             query,
             config: config.clone(),
         })
@@ -76,8 +75,8 @@ impl ReleaseBeforeClose {
 }
 
 impl Rule for ReleaseBeforeClose {
-    fn id(&self) -> &'static str {
-        ID
+    fn codes(&self) -> &'static [&'static str] {
+        &["release-before-close", "close-in-expression"]
     }
 
     fn needles(&self) -> Vec<String> {
@@ -105,18 +104,6 @@ impl Rule for ReleaseBeforeClose {
                     Some((_, closes)) => closes.push(entry),
                     None => by_scope.push((scope, vec![entry])),
                 }
-            }
-            if let Some(call) = node(self.with_call)
-                && calls_one_of(call, &self.config.helpers, src).is_some()
-            {
-                out.push(Diagnostic::finding(
-                        ID,
-                        Severity::Warning,
-                        call,
-                        "a helper connection used in `with`: connfix cannot release its tracking, and a DB-API \
-                         connection's `with` ends the transaction without closing; bind it with `conn = ...` \
-                         and close it in `finally`",
-                    ));
             }
         }
         let mut targets: Vec<(Node, &[u8])> = Vec::new();
@@ -150,9 +137,8 @@ impl Rule for ReleaseBeforeClose {
                     continue;
                 }
                 if syntax::statement_call(stmt) != Some(close) {
-                    out.push(Diagnostic::finding(
-                        ID,
-                        Severity::Warning,
+                    out.push(Diagnostic::new(
+                        "close-in-expression",
                         close,
                         format!(
                             "`{}.close()` is inside an expression, where the release cannot go before it; \

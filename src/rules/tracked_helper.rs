@@ -30,7 +30,7 @@ use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line, before_statement};
-use crate::rules::{Diagnostic, Rule, Severity, last_parts};
+use crate::rules::{Diagnostic, Rule, last_parts};
 use crate::source::{SourceFile, line_end, line_indent};
 use crate::syntax::{self, calls_one_of, statement_assignment, statements, text};
 
@@ -60,8 +60,8 @@ impl TrackedHelper {
 }
 
 impl Rule for TrackedHelper {
-    fn id(&self) -> &'static str {
-        ID
+    fn codes(&self) -> &'static [&'static str] {
+        &["tracked-helper", "unrecognised-helper"]
     }
 
     fn needles(&self) -> Vec<String> {
@@ -119,9 +119,8 @@ impl<'t> Helper<'_, 't> {
     }
 
     fn decline(&self, why: &str) -> Option<Diagnostic> {
-        Some(Diagnostic::finding(
-            ID,
-            Severity::Warning,
+        Some(Diagnostic::new(
+            "unrecognised-helper",
             self.function,
             format!(
                 "helper `{}` is not tracked and has a shape connfix does not rewrite ({why}); add the audit's tracking by hand",
