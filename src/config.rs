@@ -22,6 +22,13 @@ pub struct Config {
     pub dispose_method: String,
     /// Glob patterns of paths not to walk into.
     pub exclude: Vec<String>,
+    /// DB-API `connect` functions whose connections' `with` block ends the
+    /// transaction without closing.
+    pub dbapi_connects: Vec<String>,
+    /// ORM sessions whose use bypasses connection tracking (`db.session`).
+    pub orm_sessions: Vec<String>,
+    /// Context managers that acquire, track and release correctly.
+    pub safe_contexts: Vec<String>,
 }
 
 impl Default for Config {
@@ -34,6 +41,17 @@ impl Default for Config {
             engine_factories: vec!["create_engine".into(), "create_async_engine".into()],
             dispose_method: "dispose".into(),
             exclude: Vec::new(),
+            dbapi_connects: [
+                "sqlite3.connect",
+                "psycopg2.connect",
+                "pymysql.connect",
+                "MySQLdb.connect",
+                "mysql.connector.connect",
+            ]
+            .map(String::from)
+            .to_vec(),
+            orm_sessions: vec!["db.session".into()],
+            safe_contexts: vec!["connection_ctx".into()],
         }
     }
 }
@@ -171,7 +189,7 @@ mod tests {
         let error = load("connfix.toml", "helper = [\"x\"]\n").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `exclude` (in the top level)"
+            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `exclude`, `dbapi_connects`, `orm_sessions`, `safe_contexts` (in the top level)"
         );
     }
 

@@ -16,10 +16,10 @@ pub const ERROR: u8 = 2;
 /// `path:line:col: rule-id: message`, with a marker where a fix exists.
 pub fn diagnostic_line(path: &str, text: &[u8], diagnostic: &Diagnostic) -> String {
     let (line, column) = position_of(text, diagnostic.offset.min(text.len()));
-    let marker = if diagnostic.fix.is_some() {
-        " [fixable]"
-    } else {
-        ""
+    let marker = match &diagnostic.fix {
+        Some(fix) if fix.unsafe_ => " [unsafe fix]",
+        Some(_) => " [fixable]",
+        None => "",
     };
     format!(
         "{path}:{line}:{column}: {}: {}{marker} ({})",

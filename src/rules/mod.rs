@@ -8,9 +8,15 @@ use crate::config::Config;
 use crate::edit::Fix;
 use crate::source::SourceFile;
 
+pub mod close_not_guaranteed;
+pub mod connections;
 pub mod dispose_engine;
+pub mod early_return_leak;
+pub mod never_closed;
+pub mod orm_bypass;
 pub mod release_before_close;
 pub mod tracked_helper;
+pub mod with_does_not_close;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -74,6 +80,31 @@ pub const CODES: &[Code] = &[
         id: "module-engine",
         severity: Severity::Info,
         summary: "a module- or class-level engine, long-lived by design; left alone",
+    },
+    Code {
+        id: "never-closed",
+        severity: Severity::Error,
+        summary: "a helper connection that is never closed, returned or passed on",
+    },
+    Code {
+        id: "early-return-leak",
+        severity: Severity::Error,
+        summary: "a return or raise between a connection's acquisition and its close skips the close",
+    },
+    Code {
+        id: "close-not-guaranteed",
+        severity: Severity::Warning,
+        summary: "a connection closed in straight-line code, outside any finally: an exception leaks it",
+    },
+    Code {
+        id: "with-does-not-close",
+        severity: Severity::Warning,
+        summary: "a DB-API connection used in `with`, which ends the transaction but does not close it",
+    },
+    Code {
+        id: "orm-bypass",
+        severity: Severity::Warning,
+        summary: "ORM session use that bypasses connection tracking (audit root cause 2)",
     },
 ];
 
@@ -158,6 +189,11 @@ pub fn build(config: &Config, select: &[String], ignore: &[String]) -> Result<Ru
         Box::new(tracked_helper::TrackedHelper::new(config)?),
         Box::new(release_before_close::ReleaseBeforeClose::new(config)?),
         Box::new(dispose_engine::DisposeEngine::new(config)?),
+        Box::new(never_closed::NeverClosed::new(config)?),
+        Box::new(early_return_leak::EarlyReturnLeak::new(config)?),
+        Box::new(close_not_guaranteed::CloseNotGuaranteed::new(config)?),
+        Box::new(with_does_not_close::WithDoesNotClose::new(config)?),
+        Box::new(orm_bypass::OrmBypass::new(config)?),
     ];
     let rules = all
         .into_iter()
@@ -173,4 +209,29 @@ pub fn last_parts(names: &[String]) -> Vec<String> {
         .iter()
         .map(|n| n.rsplit('.').next().unwrap_or(n).to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_reports_only_known_codes_and_every_code_has_a_rule() {
+        let set = build(&Config::default(), &[], &[]).unwrap();
+        let reported: Vec<&str> = set
+            .rules
+            .iter()
+            .flat_map(|r| r.codes().iter().copied())
+            .collect();
+        for id in &reported {
+            code(id);
+        }
+        let known: Vec<&str> = CODES.iter().map(|c| c.id).collect();
+        let mut sorted = reported.clone();
+        sorted.sort();
+        let mut all = known.clone();
+        all.sort();
+        assert_eq!(sorted, all);
+        assert_eq!(set.enabled, known);
+    }
 }

@@ -1,0 +1,193 @@
+//! `close-not-guaranteed`: a connection from a helper whose closes are all
+//! straight-line code, outside any `finally` (or `contextlib.closing`), so an
+//! exception between the acquisition and the close leaks it.
+//!
+//! Offers an unsafe fix (applied with `--unsafe-fixes`) where the shape is
+//! plain: the statements between the acquisition and its one close move into
+//! `try:`, and the close (with its release block, or the `if conn:` holding
+//! it) becomes the `finally`:
+//!
+//! ```python
+//! conn = get_db_connection()          conn = get_db_connection()
+//! rows = conn.cursor().execute(q)     try:
+//! conn.close()                            rows = conn.cursor().execute(q)
+//! return rows                         finally:
+//!                                         conn.close()
+//!                                     return rows
+//! ```
+//!
+//! Unsafe because it changes when the close runs: also on exceptions and
+//! early returns, which is the point, but a reviewer should look. Declines
+//! the fix (report only) with several closes, a close in a nested block
+//! other than `if conn:`, or statements sharing lines.
+
+use anyhow::Result;
+use tree_sitter::Node;
+
+use crate::config::Config;
+use crate::edit::Fix;
+use crate::rules::connections::{Acquisition, Connections, UseKind};
+use crate::rules::{Diagnostic, Rule, last_parts};
+use crate::source::SourceFile;
+use crate::syntax::{self, statements, text};
+use crate::wrap::{Finally, try_finally};
+
+pub const ID: &str = "close-not-guaranteed";
+
+pub struct CloseNotGuaranteed {
+    connections: Connections,
+    config: Config,
+}
+
+impl CloseNotGuaranteed {
+    pub fn new(config: &Config) -> Result<CloseNotGuaranteed> {
+        Ok(CloseNotGuaranteed {
+            connections: Connections::new(&config.helpers)?,
+            config: config.clone(),
+        })
+    }
+}
+
+impl Rule for CloseNotGuaranteed {
+    fn codes(&self) -> &'static [&'static str] {
+        &[ID]
+    }
+
+    fn needles(&self) -> Vec<String> {
+        last_parts(&self.config.helpers)
+    }
+
+    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+        let src = file.text.as_slice();
+        let mut out = Vec::new();
+        for a in self.connections.acquisitions(file) {
+            if a.handled()
+                || !a.has(|k| k == UseKind::Close { finally: false })
+                || self.closed_at_once(&a, src)
+            {
+                continue;
+            }
+            let line = |n: Node| n.start_position().row + 1;
+            let closes: Vec<String> = a.closes().map(|u| line(u.node).to_string()).collect();
+            let message = format!(
+                "`{}` (line {}) is closed on line{} {} outside any `finally`: an exception or return before \
+                 that leaks the connection; close it in a `finally`",
+                a.name,
+                line(a.statement),
+                if closes.len() == 1 { "" } else { "s" },
+                closes.join(", ")
+            );
+            out.push(match self.wrap(file, &a, src) {
+                Some(fix) => Diagnostic::fix(ID, a.statement, message, fix),
+                None => Diagnostic::new(ID, a.statement, message),
+            });
+        }
+        out
+    }
+}
+
+impl CloseNotGuaranteed {
+    /// The unsafe fix, where the shape allows it.
+    fn wrap(&self, file: &SourceFile, a: &Acquisition, src: &[u8]) -> Option<Fix> {
+        let closes: Vec<_> = a.closes().collect();
+        let [close] = closes.as_slice() else {
+            return None;
+        };
+        let close_statement = syntax::enclosing_statement(close.node)?;
+        let block = a.statement.parent()?;
+        let siblings = statements(block);
+        let at = siblings.iter().position(|s| *s == a.statement)?;
+        // The sibling of the acquisition that holds the close.
+        let mut holder = close_statement;
+        while holder.parent()? != block {
+            holder = holder.parent()?;
+        }
+        let held = siblings
+            .iter()
+            .position(|s| *s == holder)
+            .filter(|h| *h > at)?;
+        if holder != close_statement && !self.closes_only(holder, close_statement, &a.name, src) {
+            return None;
+        }
+        let first = match siblings[held - 1] {
+            release if held - 1 > at && self.is_release(release, &a.name, src) => held - 1,
+            _ => held,
+        };
+        if first == at + 1 || (block.kind() == "block" && syntax::is_inline_block(block)) {
+            return None;
+        }
+        let edges = [a.statement, siblings[first], holder, siblings[first - 1]];
+        if edges
+            .iter()
+            .any(|s| !syntax::starts_line(*s, src) || syntax::line_run(*s).len() != 1)
+        {
+            return None;
+        }
+        // A comment on the line above the moved statements goes with them.
+        let mut start = siblings[first];
+        while let Some(comment) = start.prev_named_sibling().filter(|c| {
+            c.kind() == "comment"
+                && c.end_position().row + 1 == start.start_position().row
+                && syntax::starts_line(*c, src)
+        }) {
+            start = comment;
+        }
+        let finally = Finally::Move {
+            first: start,
+            last: holder,
+        };
+        Some(
+            Fix::new(vec![try_finally(
+                file,
+                a.statement,
+                siblings[first - 1],
+                finally,
+            )])
+            .unsafe_(),
+        )
+    }
+
+    /// Whether the statement after the acquisition (past any release block)
+    /// closes it: nothing in between can raise.
+    fn closed_at_once(&self, a: &Acquisition, src: &[u8]) -> bool {
+        let Some(first) = a.closes().next() else {
+            return false;
+        };
+        let Some(close) = syntax::enclosing_statement(first.node) else {
+            return false;
+        };
+        let mut next = a.statement.next_named_sibling();
+        while let Some(s) =
+            next.filter(|s| s.kind() == "comment" || self.is_release(*s, &a.name, src))
+        {
+            next = s.next_named_sibling();
+        }
+        next.is_some_and(|s| s == close || self.closes_only(s, close, &a.name, src))
+    }
+
+    /// `if conn: [release block] conn.close()` with nothing else.
+    fn closes_only(&self, holder: Node, close: Node, name: &str, src: &[u8]) -> bool {
+        holder.kind() == "if_statement"
+            && holder.child_by_field_name("alternative").is_none()
+            && holder
+                .child_by_field_name("consequence")
+                .is_some_and(|body| {
+                    statements(body)
+                        .iter()
+                        .all(|s| *s == close || self.is_release(*s, name, src))
+                })
+    }
+
+    /// The audit's release block for `name`: `if hasattr(name, '_tracking_context') ...:`
+    /// around the release call.
+    fn is_release(&self, statement: Node, name: &str, src: &[u8]) -> bool {
+        let condition = statement
+            .child_by_field_name("condition")
+            .map(|c| text(c, src))
+            .unwrap_or_default();
+        let call = format!("{}({name}._tracking_context", self.config.release);
+        statement.kind() == "if_statement"
+            && memchr::memmem::find(condition, format!("hasattr({name},").as_bytes()).is_some()
+            && memchr::memmem::find(text(statement, src), call.as_bytes()).is_some()
+    }
+}

@@ -1,0 +1,252 @@
+//! The shared analysis behind the leak rules (`never-closed`,
+//! `close-not-guaranteed`, `early-return-leak`, `with-does-not-close`): each
+//! connection acquired as `name = helper()` in a scope, and what happens to
+//! that name until it is bound again: closed (as a statement, in a `finally`
+//! or not, or inside an expression), passed on (returned, yielded, stored,
+//! handed to a call, captured), wrapped in `closing()`, or used in `with`.
+
+use anyhow::Result;
+use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+
+use crate::rules::last_parts;
+use crate::source::SourceFile;
+use crate::syntax::{self, text};
+
+const QUERY_FILE: &str = "connections.scm";
+
+/// What a use of the connection's name does to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UseKind {
+    /// `name.close()` as a statement; `finally` says whether a `finally`
+    /// clause holds it.
+    Close { finally: bool },
+    /// `name.close()` inside an expression (`return name.close()`).
+    CloseInExpression,
+    /// Handed to a call (`fetch(conn)`): the callee may close it, or only
+    /// use it.
+    Argument,
+    /// The connection goes elsewhere: returned, yielded, stored, captured by a
+    /// nested function. Its closing is someone else's.
+    Escapes,
+    /// `contextlib.closing(name)`: closed on every path.
+    Closing,
+    /// `with name:` (ends a DB-API transaction, does not close).
+    With,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Use<'t> {
+    pub node: Node<'t>,
+    pub kind: UseKind,
+}
+
+/// One `name = helper()` statement and the uses of `name` after it, up to
+/// the next binding of `name` in the same scope.
+#[derive(Debug)]
+pub struct Acquisition<'t> {
+    pub statement: Node<'t>,
+    pub name: String,
+    pub scope: Node<'t>,
+    pub uses: Vec<Use<'t>>,
+}
+
+impl Acquisition<'_> {
+    pub fn closes(&self) -> impl Iterator<Item = &Use<'_>> {
+        self.uses
+            .iter()
+            .filter(|u| matches!(u.kind, UseKind::Close { .. } | UseKind::CloseInExpression))
+    }
+
+    pub fn has(&self, wanted: impl Fn(UseKind) -> bool) -> bool {
+        self.uses.iter().any(|u| wanted(u.kind))
+    }
+
+    /// Closed on every path, or not this scope's business.
+    pub fn handled(&self) -> bool {
+        self.has(|k| {
+            matches!(
+                k,
+                UseKind::Close { finally: true } | UseKind::Closing | UseKind::Escapes
+            )
+        })
+    }
+}
+
+/// The compiled query, built once per rule from the configured helpers.
+pub struct Connections {
+    query: Query,
+    call: u32,
+    helpers: Vec<String>,
+}
+
+impl Connections {
+    pub fn new(helpers: &[String]) -> Result<Connections> {
+        let names: Vec<String> = last_parts(helpers)
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect();
+        let source =
+            include_str!("../../queries/connections.scm").replace("@HELPERS@", &names.join(" "));
+        let query = syntax::compile_query(QUERY_FILE, &source)?;
+        Ok(Connections {
+            call: syntax::capture(&query, QUERY_FILE, "call")?,
+            query,
+            helpers: helpers.to_vec(),
+        })
+    }
+
+    /// Every helper call in the file.
+    pub fn helper_calls<'t>(&self, file: &'t SourceFile) -> Vec<Node<'t>> {
+        let src = file.text.as_slice();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
+        let mut out = Vec::new();
+        while let Some(m) = matches.next() {
+            out.extend(
+                m.captures()
+                    .iter()
+                    .filter(|c| {
+                        c.index == self.call
+                            && syntax::calls_one_of(c.node, &self.helpers, src).is_some()
+                    })
+                    .map(|c| c.node),
+            );
+        }
+        out
+    }
+
+    /// The acquisitions in functions (module-level connections live as long
+    /// as the module, by design).
+    pub fn acquisitions<'t>(&self, file: &'t SourceFile) -> Vec<Acquisition<'t>> {
+        let src = file.text.as_slice();
+        self.helper_calls(file)
+            .into_iter()
+            .filter_map(|call| {
+                let value = if call.parent()?.kind() == "await" {
+                    call.parent()?
+                } else {
+                    call
+                };
+                let assignment = value.parent().filter(|p| p.kind() == "assignment")?;
+                let statement = assignment.parent().filter(|s| syntax::is_statement(*s))?;
+                let left = assignment
+                    .child_by_field_name("left")
+                    .filter(|l| l.kind() == "identifier")?;
+                if assignment.child_by_field_name("right") != Some(value) {
+                    return None;
+                }
+                let scope = syntax::enclosing_function(statement)?;
+                let name = text(left, src);
+                Some(Acquisition {
+                    statement,
+                    name: String::from_utf8_lossy(name).into_owned(),
+                    scope,
+                    uses: uses(scope, statement, name, src),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The uses of `name` in `scope` after `statement`, up to its next binding.
+fn uses<'t>(scope: Node<'t>, statement: Node<'t>, name: &[u8], src: &[u8]) -> Vec<Use<'t>> {
+    let Some(body) = scope.child_by_field_name("body") else {
+        return Vec::new();
+    };
+    // The next binding of the name (not to None) ends this acquisition.
+    let mut end = body.end_byte();
+    syntax::walk_scope(body, false, |n| {
+        if n.start_byte() > statement.end_byte() && n.start_byte() < end {
+            let none = n.kind() == "assignment"
+                && n.child_by_field_name("right")
+                    .is_some_and(|r| r.kind() == "none");
+            if !none && syntax::bound_names(n).iter().any(|b| text(*b, src) == name) {
+                end = n.start_byte();
+            }
+        }
+    });
+    let mut out = Vec::new();
+    let mut cursor = body.walk();
+    let mut stack = vec![body];
+    while let Some(n) = stack.pop() {
+        if n.end_byte() <= statement.end_byte() || n.start_byte() >= end {
+            continue;
+        }
+        if n.kind() == "identifier" && text(n, src) == name {
+            if let Some(kind) = classify(n, scope, src) {
+                out.push(Use { node: n, kind });
+            }
+            continue;
+        }
+        stack.extend(n.children(&mut cursor));
+    }
+    out.sort_by_key(|u| u.node.start_byte());
+    out
+}
+
+/// What the occurrence `ident` of the name does, if anything that matters.
+fn classify(ident: Node, scope: Node, src: &[u8]) -> Option<UseKind> {
+    let parent = ident.parent()?;
+    // Inside a nested function or lambda: captured, so passed on.
+    let mut at = parent;
+    while at != scope {
+        if matches!(
+            at.kind(),
+            "function_definition" | "lambda" | "class_definition"
+        ) {
+            return Some(UseKind::Escapes);
+        }
+        at = at.parent()?;
+    }
+    match parent.kind() {
+        "attribute" if parent.child_by_field_name("object") == Some(ident) => {
+            let call = parent.parent().filter(|c| c.kind() == "call")?;
+            syntax::method_call_on_name(call, "close", src)?;
+            let holder = if call.parent()?.kind() == "await" {
+                call.parent()?
+            } else {
+                call
+            };
+            if holder.parent()?.kind() != "expression_statement" {
+                return Some(UseKind::CloseInExpression);
+            }
+            let mut at = holder;
+            while let Some(p) = at.parent() {
+                if p == scope {
+                    break;
+                }
+                if p.kind() == "finally_clause" {
+                    return Some(UseKind::Close { finally: true });
+                }
+                at = p;
+            }
+            Some(UseKind::Close { finally: false })
+        }
+        "argument_list" | "keyword_argument" => {
+            let call = if parent.kind() == "keyword_argument" {
+                parent.parent()?.parent()?
+            } else {
+                parent.parent()?
+            };
+            let callee = call
+                .child_by_field_name("function")
+                .map(|f| text(f, src))
+                .unwrap_or_default();
+            if callee == b"closing" || callee.ends_with(b".closing") {
+                Some(UseKind::Closing)
+            } else {
+                Some(UseKind::Argument)
+            }
+        }
+        "with_item" => Some(UseKind::With),
+        "as_pattern" if parent.parent().is_some_and(|p| p.kind() == "with_item") => {
+            Some(UseKind::With)
+        }
+        "return_statement" | "yield" | "list" | "tuple" | "dictionary" | "pair" | "set"
+        | "expression_list" => Some(UseKind::Escapes),
+        "assignment" if parent.child_by_field_name("right") == Some(ident) => {
+            Some(UseKind::Escapes)
+        }
+        _ => None,
+    }
+}

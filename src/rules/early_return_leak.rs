@@ -1,0 +1,117 @@
+//! `early-return-leak`: a `return` or `raise` between a helper connection's
+//! acquisition and its (straight-line) close, with no close before it on its
+//! way out: that path leaves the connection checked out.
+//!
+//! ```python
+//! conn = get_db_connection()
+//! row = fetch(conn)
+//! if row is None:
+//!     return None            # early-return-leak: conn is never closed here
+//! conn.close()
+//! ```
+//!
+//! Report only; `close-not-guaranteed`'s unsafe fix moves the close into a
+//! `finally`, which mends both.
+
+use anyhow::Result;
+use tree_sitter::Node;
+
+use crate::config::Config;
+use crate::rules::connections::{Acquisition, Connections, UseKind};
+use crate::rules::{Diagnostic, Rule, last_parts};
+use crate::source::SourceFile;
+use crate::syntax;
+
+pub const ID: &str = "early-return-leak";
+
+pub struct EarlyReturnLeak {
+    connections: Connections,
+    helpers: Vec<String>,
+}
+
+impl EarlyReturnLeak {
+    pub fn new(config: &Config) -> Result<EarlyReturnLeak> {
+        Ok(EarlyReturnLeak {
+            connections: Connections::new(&config.helpers)?,
+            helpers: config.helpers.clone(),
+        })
+    }
+}
+
+impl Rule for EarlyReturnLeak {
+    fn codes(&self) -> &'static [&'static str] {
+        &[ID]
+    }
+
+    fn needles(&self) -> Vec<String> {
+        last_parts(&self.helpers)
+    }
+
+    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for a in self.connections.acquisitions(file) {
+            if a.handled() || !a.has(|k| k == UseKind::Close { finally: false }) {
+                continue;
+            }
+            let Some(last_close) = a.closes().map(|u| u.node.start_byte()).max() else {
+                continue;
+            };
+            let Some(body) = a.scope.child_by_field_name("body") else {
+                continue;
+            };
+            let mut exits = Vec::new();
+            syntax::walk_scope(body, false, |n| {
+                let between =
+                    n.start_byte() > a.statement.end_byte() && n.start_byte() < last_close;
+                if between && matches!(n.kind(), "return_statement" | "raise_statement") {
+                    exits.push(n);
+                }
+            });
+            for exit in exits.into_iter().filter(|e| !closed_before(*e, &a)) {
+                let keyword = if exit.kind() == "raise_statement" {
+                    "raise"
+                } else {
+                    "return"
+                };
+                let close_line = a
+                    .closes()
+                    .map(|u| u.node.start_position().row + 1)
+                    .max()
+                    .unwrap_or(0);
+                out.push(Diagnostic::new(
+                    ID,
+                    exit,
+                    format!(
+                        "this `{keyword}` leaves `{}` (acquired on line {}) open: the close on line {close_line} \
+                         is not reached; close it first, or close it in a `finally`",
+                        a.name,
+                        a.statement.start_position().row + 1
+                    ),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Whether a statement before `exit` on its way up to the scope, after the
+/// acquisition, closes the connection.
+fn closed_before(exit: Node, a: &Acquisition) -> bool {
+    let mut at = exit;
+    while at != a.scope {
+        let mut sibling = at.prev_named_sibling();
+        while let Some(s) = sibling.filter(|s| s.start_byte() > a.statement.end_byte()) {
+            if a.closes()
+                .any(|u| s.start_byte() <= u.node.start_byte() && u.node.end_byte() <= s.end_byte())
+            {
+                return true;
+            }
+            sibling = s.prev_named_sibling();
+        }
+        match at.parent() {
+            Some(parent) => at = parent,
+            None => break,
+        }
+    }
+    false
+}

@@ -1,0 +1,105 @@
+//! `orm-bypass`: the audit's root cause 2. ORM session calls
+//! (`db.session.query()`, `current_app.db.session.commit()`, ...) take
+//! connections from SQLAlchemy's own pool, which the connection tracker never
+//! sees, also in background workers outside a request.
+//!
+//! ```python
+//! user = db.session.get(User, user_id)      # orm-bypass
+//! with connection_ctx() as conn:            # tracked instead
+//!     ...
+//! ```
+//!
+//! Report only: the replacement (`connection_ctx()` and SQL) is a rewrite by
+//! hand. Sessions are configurable (`orm_sessions`).
+
+use anyhow::Result;
+use tree_sitter::{Query, QueryCursor, StreamingIterator};
+
+use crate::config::Config;
+use crate::rules::{Diagnostic, Rule, last_parts};
+use crate::source::SourceFile;
+use crate::syntax::{self, text};
+
+pub const ID: &str = "orm-bypass";
+const QUERY_FILE: &str = "orm-bypass.scm";
+
+pub struct OrmBypass {
+    query: Query,
+    call: u32,
+    session: u32,
+    method: u32,
+    sessions: Vec<String>,
+}
+
+impl OrmBypass {
+    pub fn new(config: &Config) -> Result<OrmBypass> {
+        let names: Vec<String> = last_parts(&config.orm_sessions)
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect();
+        let source =
+            include_str!("../../queries/orm-bypass.scm").replace("@SESSIONS@", &names.join(" "));
+        let query = syntax::compile_query(QUERY_FILE, &source)?;
+        Ok(OrmBypass {
+            call: syntax::capture(&query, QUERY_FILE, "call")?,
+            session: syntax::capture(&query, QUERY_FILE, "session")?,
+            method: syntax::capture(&query, QUERY_FILE, "method")?,
+            query,
+            sessions: config.orm_sessions.clone(),
+        })
+    }
+}
+
+impl Rule for OrmBypass {
+    fn codes(&self) -> &'static [&'static str] {
+        &[ID]
+    }
+
+    fn needles(&self) -> Vec<String> {
+        last_parts(&self.sessions)
+    }
+
+    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+        if self.sessions.is_empty() {
+            return Vec::new();
+        }
+        let src = file.text.as_slice();
+        let mut out = Vec::new();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
+        while let Some(m) = matches.next() {
+            let node = |index| {
+                m.captures()
+                    .iter()
+                    .find(|c| c.index == index)
+                    .map(|c| c.node)
+            };
+            let (Some(call), Some(session), Some(method)) =
+                (node(self.call), node(self.session), node(self.method))
+            else {
+                continue;
+            };
+            let session = text(session, src);
+            let known = self.sessions.iter().any(|s| {
+                let s = s.as_bytes();
+                session == s
+                    || (session.len() > s.len()
+                        && session.ends_with(s)
+                        && session[session.len() - s.len() - 1] == b'.')
+            });
+            if known {
+                out.push(Diagnostic::new(
+                    ID,
+                    call,
+                    format!(
+                        "`{}.{}()` uses the ORM's own connection pool, which the connection tracker does not \
+                         see; use `connection_ctx()`",
+                        String::from_utf8_lossy(session),
+                        String::from_utf8_lossy(text(method, src))
+                    ),
+                ));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,179 @@
+//! `with-does-not-close`: a DB-API connection (sqlite3, psycopg2, MySQL
+//! drivers) used as a context manager. Its `with` block commits or rolls
+//! back the transaction but does not close the connection, so every request
+//! that goes through it leaves one open. Also a helper connection in `with`:
+//! its tracking can never be released there.
+//!
+//! ```python
+//! with sqlite3.connect(DB) as conn:          # with-does-not-close
+//!     conn.execute("INSERT ...")
+//! with contextlib.closing(sqlite3.connect(DB)) as conn:   # fine
+//! ```
+//!
+//! Report only; the message names the fix (`contextlib.closing(...)`).
+
+use anyhow::Result;
+use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+
+use crate::config::Config;
+use crate::rules::connections::{Connections, UseKind};
+use crate::rules::{Diagnostic, Rule, last_parts};
+use crate::source::SourceFile;
+use crate::syntax::{self, calls_one_of, statement_assignment, statements, text};
+
+pub const ID: &str = "with-does-not-close";
+const QUERY_FILE: &str = "with-does-not-close.scm";
+
+pub struct WithDoesNotClose {
+    query: Query,
+    call: u32,
+    name: u32,
+    connections: Connections,
+    config: Config,
+}
+
+impl WithDoesNotClose {
+    pub fn new(config: &Config) -> Result<WithDoesNotClose> {
+        let query = syntax::compile_query(
+            QUERY_FILE,
+            include_str!("../../queries/with-does-not-close.scm"),
+        )?;
+        Ok(WithDoesNotClose {
+            call: syntax::capture(&query, QUERY_FILE, "call")?,
+            name: syntax::capture(&query, QUERY_FILE, "name")?,
+            query,
+            connections: Connections::new(&config.helpers)?,
+            config: config.clone(),
+        })
+    }
+
+    /// What the helper `name` defined in this file returns: whether it is a
+    /// DB-API connection, if the helper is defined here.
+    fn helper_returns_dbapi(&self, file: &SourceFile, name: &[u8]) -> Option<bool> {
+        let src = file.text.as_slice();
+        let mut found = None;
+        syntax::walk_scope(file.tree.root_node(), true, |n| {
+            if n.kind() == "function_definition"
+                && n.child_by_field_name("name")
+                    .is_some_and(|m| text(m, src) == name)
+            {
+                let body = n.child_by_field_name("body");
+                let dbapi = body.is_some_and(|b| {
+                    let stmts = statements(b);
+                    stmts.iter().any(|s| {
+                        let value = match s.kind() {
+                            "return_statement" => s.named_child(0),
+                            _ => statement_assignment(*s)
+                                .and_then(|a| a.child_by_field_name("right")),
+                        };
+                        value.is_some_and(|v| {
+                            calls_one_of(v, &self.config.dbapi_connects, src).is_some()
+                        })
+                    })
+                });
+                found = Some(found.unwrap_or(false) || dbapi);
+            }
+        });
+        found
+    }
+
+    /// Whether `name` at `node` holds a DB-API connection bound in its
+    /// function before it.
+    fn bound_to_dbapi(&self, node: Node, name: &[u8], src: &[u8]) -> bool {
+        let Some(function) = syntax::enclosing_function(node) else {
+            return false;
+        };
+        let Some(body) = function.child_by_field_name("body") else {
+            return false;
+        };
+        let mut bound = false;
+        syntax::walk_scope(body, false, |n| {
+            if n.kind() == "assignment" && n.end_byte() < node.start_byte() {
+                let left = n.child_by_field_name("left").map(|l| text(l, src));
+                if left == Some(name) {
+                    bound = n.child_by_field_name("right").is_some_and(|r| {
+                        calls_one_of(r, &self.config.dbapi_connects, src).is_some()
+                    });
+                }
+            }
+        });
+        bound
+    }
+}
+
+const CLOSING: &str =
+    "wrap it as `with contextlib.closing(...) as conn:`, or close it in a `finally`";
+
+impl Rule for WithDoesNotClose {
+    fn codes(&self) -> &'static [&'static str] {
+        &[ID]
+    }
+
+    fn needles(&self) -> Vec<String> {
+        let mut needles = last_parts(&self.config.helpers);
+        needles.extend(last_parts(&self.config.dbapi_connects));
+        needles
+    }
+
+    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+        let src = file.text.as_slice();
+        let tracked_withs: Vec<Node> = self
+            .connections
+            .acquisitions(file)
+            .iter()
+            .flat_map(|a| {
+                a.uses
+                    .iter()
+                    .filter(|u| u.kind == UseKind::With)
+                    .map(|u| u.node)
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut cursor = QueryCursor::new();
+        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
+        while let Some(m) = matches.next() {
+            for capture in m.captures() {
+                let node = capture.node;
+                if capture.index == self.call {
+                    if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
+                        out.push(Diagnostic::new(
+                            ID,
+                            node,
+                            format!(
+                                "`with {}(...)` ends the transaction but does not close the connection; {CLOSING}",
+                                self.config.dbapi_connects[i]
+                            ),
+                        ));
+                    } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
+                        let helper = last_parts(&self.config.helpers).swap_remove(i);
+                        let message = match self.helper_returns_dbapi(file, helper.as_bytes()) {
+                            Some(true) => format!(
+                                "`{helper}()` returns a DB-API connection, whose `with` ends the transaction but \
+                                 does not close it; {CLOSING}"
+                            ),
+                            _ => format!(
+                                "`with {helper}()`: the connection's tracking is never released there, and a \
+                                 DB-API connection's `with` does not close it; bind it with `conn = {helper}()` \
+                                 and close it in a `finally`"
+                            ),
+                        };
+                        out.push(Diagnostic::new(ID, node, message));
+                    }
+                } else if capture.index == self.name {
+                    let name = text(node, src);
+                    if tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src) {
+                        out.push(Diagnostic::new(
+                            ID,
+                            node,
+                            format!(
+                                "`with {}:` ends the transaction but does not close the connection; {CLOSING}",
+                                String::from_utf8_lossy(name)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,3 @@
+def f():
+    Session.query(X)
+    db.session.query(X)
