@@ -8,8 +8,9 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use globset::GlobSet;
 
+use crate::audit::Format;
 use crate::config::Config;
-use crate::rules::{self, Ruleset};
+use crate::rules::{self, Ruleset, Severity};
 
 #[derive(Parser)]
 #[command(
@@ -28,8 +29,44 @@ enum Command {
     Diff(Options),
     /// Write the fixes into the files. Exit 1 if a file changed.
     Apply(Options),
-    /// List the files that would change and the findings; write nothing. Exit 1 if a file would change.
+    /// List the files that would change and the findings; write nothing. Exit 1 if a file would
+    /// change or an error-severity finding is found.
     Check(Options),
+    /// Report every finding like the audit: ranked by severity, with the files already fixed and
+    /// those using a safe context manager. Writes nothing.
+    Report(ReportOptions),
+}
+
+#[derive(Args)]
+struct ReportOptions {
+    #[command(flatten)]
+    options: Options,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Exit 1 when a finding of this severity or above is found.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    fail_on: FailOn,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+impl FailOn {
+    /// The least severity that fails the run, if any does.
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -73,12 +110,14 @@ pub enum Mode {
     Diff,
     Apply,
     Check,
+    Report { format: Format, fail_on: FailOn },
 }
 
 /// Everything a run needs, checked.
 pub struct Settings {
     pub mode: Mode,
     pub paths: Vec<PathBuf>,
+    pub config: Config,
     pub rules: Ruleset,
     pub unsafe_fixes: bool,
     pub exclude: GlobSet,
@@ -92,6 +131,13 @@ impl Cli {
             Command::Diff(o) => (Mode::Diff, o),
             Command::Apply(o) => (Mode::Apply, o),
             Command::Check(o) => (Mode::Check, o),
+            Command::Report(r) => (
+                Mode::Report {
+                    format: r.format,
+                    fail_on: r.fail_on,
+                },
+                r.options,
+            ),
         };
         let cwd = std::env::current_dir()?;
         let (config, _) = Config::discover(&cwd, options.config.as_deref())?;
@@ -114,6 +160,7 @@ impl Cli {
         Ok(Settings {
             mode,
             paths,
+            config,
             rules,
             unsafe_fixes: options.unsafe_fixes,
             exclude,

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use rayon::prelude::*;
 
+use crate::audit::{self, Finding, Status};
 use crate::cli::{Mode, Settings};
+use crate::config::Config;
 use crate::discover::{self, Found, describe};
 use crate::fix::Fixer;
 use crate::report::{self, Summary};
@@ -17,11 +19,11 @@ use crate::source::Rejection;
 /// What one file contributes to the output.
 struct FileReport {
     path: String,
-    lines: Vec<String>,
+    findings: Vec<Finding>,
+    status: Status,
     diff: Vec<u8>,
     changed: Option<usize>,
-    findings: usize,
-    error: Option<String>,
+    error: Option<Rejection>,
 }
 
 pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
@@ -30,17 +32,53 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
     }
     let found = discover::files(&settings.paths, &settings.exclude);
     let fixer = Fixer::new(settings.rules, settings.unsafe_fixes);
-    let mode = settings.mode;
-    let color = settings.color;
+    let (mode, color, config) = (settings.mode, settings.color, &settings.config);
     let reports: Vec<FileReport> = found
         .into_par_iter()
         .with_max_len(1)
-        .map(|found| process(&fixer, found, mode, color))
+        .map(|found| process(&fixer, found, mode, color, config))
         .collect();
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut err = std::io::stderr().lock();
+    if let Mode::Report { format, fail_on } = mode {
+        let files: Vec<audit::FileReport> = reports
+            .iter()
+            .map(|r| audit::FileReport {
+                path: &r.path,
+                status: r.status,
+                findings: &r.findings,
+                error: r.error.as_ref(),
+            })
+            .collect();
+        out.write_all(audit::render(format, &files, config).as_bytes())?;
+        for report in reports
+            .iter()
+            .filter(|r| r.error.is_some() && format == audit::Format::Text)
+        {
+            writeln!(
+                err,
+                "{}",
+                report::error_line(&report.path, report.error.as_ref().expect("filtered"))
+            )?;
+        }
+        let failing = fail_on.threshold().is_some_and(|t| {
+            reports
+                .iter()
+                .flat_map(|r| &r.findings)
+                .any(|f| f.severity >= t)
+        });
+        let code = if reports.iter().any(|r| r.error.is_some()) {
+            report::ERROR
+        } else if failing {
+            report::CHANGES
+        } else {
+            report::SUCCESS
+        };
+        return Ok(ExitCode::from(code));
+    }
+
     let mut summary = Summary::default();
     for report in &reports {
         summary.files += usize::from(report.error.is_none());
@@ -53,23 +91,30 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
                 Mode::Check => {
                     writeln!(out, "would fix {} ({})", report.path, plural(fixes, "fix"))?
                 }
-                Mode::Diff => {}
+                Mode::Diff | Mode::Report { .. } => {}
             }
         }
-        if !settings.quiet {
-            for line in &report.lines {
+        for finding in &report.findings {
+            let unfixed =
+                finding.fix == "none" || (finding.fix == "unsafe" && !fixer.unsafe_fixes());
+            let shown = mode == Mode::Check || (unfixed && finding.severity > Severity::Info);
+            if shown && !settings.quiet {
                 // Diff output stays a clean patch: findings go to stderr.
                 if mode == Mode::Diff {
-                    writeln!(err, "{line}")?
+                    writeln!(err, "{}", finding.line_text(&report.path))?
                 } else {
-                    writeln!(out, "{line}")?
+                    writeln!(out, "{}", finding.line_text(&report.path))?
                 }
             }
+            if unfixed && finding.severity > Severity::Info {
+                summary.findings += 1;
+                summary.failing_findings +=
+                    usize::from(mode == Mode::Check && finding.severity == Severity::Error);
+            }
         }
-        summary.findings += report.findings;
         if let Some(error) = &report.error {
             summary.errors += 1;
-            writeln!(err, "{error}")?;
+            writeln!(err, "{}", report::error_line(&report.path, error))?;
         }
     }
     if crate::interrupt::requested() {
@@ -82,7 +127,7 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
     if !settings.quiet {
         let verb = match mode {
             Mode::Apply => "changed",
-            Mode::Diff | Mode::Check => "would change",
+            _ => "would change",
         };
         writeln!(err, "{}", summary.line(verb))?;
     }
@@ -93,83 +138,61 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "es" })
 }
 
-fn process(fixer: &Fixer, found: Found, mode: Mode, color: bool) -> FileReport {
+fn process(fixer: &Fixer, found: Found, mode: Mode, color: bool, config: &Config) -> FileReport {
     let (path, error) = match found {
         Found::File(path) => (path, None),
         Found::Error(path, message) => (path, Some(message)),
     };
-    let shown = display(&path);
     let mut report = FileReport {
-        path: shown.clone(),
-        lines: Vec::new(),
+        path: display(&path),
+        findings: Vec::new(),
+        status: Status::Clean,
         diff: Vec::new(),
         changed: None,
-        findings: 0,
         error: None,
     };
-    let fail = |mut report: FileReport, rejection: Rejection| {
-        report.error = Some(report::error_line(&report.path, &rejection));
+    let fail = |mut report: FileReport, message: String| {
+        report.error = Some(Rejection {
+            position: None,
+            message,
+        });
         report
     };
     if let Some(message) = error {
-        return fail(
-            report,
-            Rejection {
-                position: None,
-                message,
-            },
-        );
+        return fail(report, message);
     }
     if crate::interrupt::requested() {
         return fail(
             report,
-            Rejection {
-                position: None,
-                message: "interrupted before this file; left unchanged".into(),
-            },
+            "interrupted before this file; left unchanged".into(),
         );
     }
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
-        Err(e) => {
-            return fail(
-                report,
-                Rejection {
-                    position: None,
-                    message: format!("cannot read the file: {}", describe(&e)),
-                },
-            );
-        }
+        Err(e) => return fail(report, format!("cannot read the file: {}", describe(&e))),
     };
     let outcome = match fixer.run(&path, bytes) {
         Ok(outcome) => outcome,
-        Err(rejection) => return fail(report, rejection),
-    };
-    for diagnostic in &outcome.diagnostics {
-        let shown_in_mode = mode == Mode::Check || diagnostic.fix.is_none();
-        if shown_in_mode && (diagnostic.severity > Severity::Info || mode == Mode::Check) {
-            report
-                .lines
-                .push(report::diagnostic_line(&shown, &outcome.text, diagnostic));
+        Err(rejection) => {
+            report.error = Some(rejection);
+            return report;
         }
-        report.findings +=
-            usize::from(diagnostic.fix.is_none() && diagnostic.severity > Severity::Info);
-    }
+    };
+    report.findings = outcome
+        .diagnostics
+        .iter()
+        .map(|d| Finding::new(&outcome.text, d))
+        .collect();
+    report.status = audit::classify(&outcome.text, &report.findings, config);
     if let Some((old, new)) = &outcome.change {
         match mode {
-            Mode::Diff => report.diff = crate::diff::unified(&shown, old, new, color),
+            Mode::Diff => report.diff = crate::diff::unified(&report.path, old, new, color),
             Mode::Apply => {
                 if let Err(message) = crate::write::replace(&path, old, new) {
-                    return fail(
-                        report,
-                        Rejection {
-                            position: None,
-                            message,
-                        },
-                    );
+                    return fail(report, message);
                 }
             }
-            Mode::Check => {}
+            Mode::Check | Mode::Report { .. } => {}
         }
         report.changed = Some(outcome.fixes);
     }

@@ -49,6 +49,10 @@ impl Fixer {
         }
     }
 
+    pub fn unsafe_fixes(&self) -> bool {
+        self.unsafe_fixes
+    }
+
     fn applicable(&self, diagnostic: &Diagnostic) -> Option<Fix> {
         diagnostic
             .fix

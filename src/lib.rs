@@ -4,6 +4,7 @@
 //! `rules` (diagnostics with fixes) -> `edit` (the one engine) -> `fix`
 //! (verify: re-parse, fixed point) -> `diff` / `write` / `report`.
 
+pub mod audit;
 pub mod cli;
 pub mod command;
 pub mod config;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::rules::Diagnostic;
-use crate::source::{Rejection, position_of};
+use crate::source::Rejection;
 
 /// Nothing to change, no error.
 pub const SUCCESS: u8 = 0;
@@ -15,18 +15,7 @@ pub const ERROR: u8 = 2;
 
 /// `path:line:col: rule-id: message`, with a marker where a fix exists.
 pub fn diagnostic_line(path: &str, text: &[u8], diagnostic: &Diagnostic) -> String {
-    let (line, column) = position_of(text, diagnostic.offset.min(text.len()));
-    let marker = match &diagnostic.fix {
-        Some(fix) if fix.unsafe_ => " [unsafe fix]",
-        Some(_) => " [fixable]",
-        None => "",
-    };
-    format!(
-        "{path}:{line}:{column}: {}: {}{marker} ({})",
-        diagnostic.rule,
-        diagnostic.message,
-        diagnostic.severity.as_str()
-    )
+    crate::audit::Finding::new(text, diagnostic).line_text(path)
 }
 
 /// `path[:line:col]: error: message`.
@@ -44,6 +33,8 @@ pub struct Summary {
     pub changed: usize,
     pub fixes: usize,
     pub findings: usize,
+    /// Findings that fail `check` on their own (error severity, no fix).
+    pub failing_findings: usize,
     pub errors: usize,
 }
 
@@ -51,7 +42,7 @@ impl Summary {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(if self.errors > 0 {
             ERROR
-        } else if self.changed > 0 {
+        } else if self.changed > 0 || self.failing_findings > 0 {
             CHANGES
         } else {
             SUCCESS

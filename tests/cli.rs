@@ -297,3 +297,124 @@ fn symlink_loops_are_not_followed() {
         (1, "would fix a.py (2 fixes)\n")
     );
 }
+
+const LEAKS: &str = "def route(tid):\n    conn = get_db_connection()\n    row = fetch(conn, tid)\n    if row is None:\n        return None\n    conn.close()\n    return row\n\n\ndef ok():\n    with connection_ctx() as conn:\n        conn.cursor()\n";
+
+#[test]
+fn report_ranks_findings_and_summarises_like_the_audit() {
+    let dir = tree(&[
+        ("leaks.py", LEAKS.as_bytes()),
+        (
+            "good.py",
+            b"def ok():\n    with connection_ctx() as conn:\n        conn.cursor()\n",
+        ),
+        (
+            "fixed.py",
+            LEAKY_FIXED.replace("a.py::", "fixed.py::").as_bytes(),
+        ),
+        ("plain.py", b"x = 1\n"),
+    ]);
+    let run = connfix(dir.path(), &["report"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "leaks.py:5:9: early-return-leak: this `return` leaves `conn` (acquired on line 2) open: the close on line 6 is not reached; close it first, or close it in a `finally` (error)\n\
+         leaks.py:6:5: release-before-close: `conn` closed without releasing its connection tracking [fixable] (error)\n\
+         leaks.py:2:5: close-not-guaranteed: `conn` (line 2) is closed on line 6 outside any `finally`: an exception or return before that leaks the connection; close it in a `finally` [unsafe fix] (warning)\n\
+         \n\
+         Files needing fixes: 1\n  error    leaks.py (2 errors, 1 warning)\n\
+         Files already fixed (tracking in place): 1\n  fixed.py\n\
+         Files correct (using connection_ctx): 1\n  good.py\n\
+         Findings per rule:\n\
+         \x20 release-before-close       1  (error)\n\
+         \x20 early-return-leak          1  (error)\n\
+         \x20 close-not-guaranteed       1  (warning)\n"
+    );
+    assert_eq!(run.stderr, "");
+    let clean = tree(&[(
+        "good.py",
+        b"def ok():\n    with connection_ctx() as conn:\n        conn.cursor()\n",
+    )]);
+    assert_eq!(connfix(clean.path(), &["report"]).code, 0);
+    let warn_only = tree(&[("w.py", b"def f():\n    db.session.query(X)\n")]);
+    assert_eq!(connfix(warn_only.path(), &["report"]).code, 0);
+    assert_eq!(
+        connfix(warn_only.path(), &["report", "--fail-on", "warning"]).code,
+        1
+    );
+    assert_eq!(
+        connfix(dir.path(), &["report", "--fail-on", "never"]).code,
+        0
+    );
+}
+
+#[test]
+fn report_json_and_github_formats() {
+    let dir = tree(&[
+        ("leaks.py", LEAKS.as_bytes()),
+        ("bad.py", b"def get_db_connection(:\n"),
+    ]);
+    let run = connfix(dir.path(), &["report", "--format", "json"]);
+    assert_eq!(run.code, 2);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["version"], 1);
+    assert_eq!(value["files"][0]["path"], "leaks.py");
+    assert_eq!(value["files"][0]["status"], "needs-fixes");
+    assert_eq!(
+        value["files"][0]["findings"][0],
+        serde_json::json!({"rule": "early-return-leak", "severity": "error", "line": 5, "column": 9, "fix": "none",
+            "message": "this `return` leaves `conn` (acquired on line 2) open: the close on line 6 is not reached; close it first, or close it in a `finally`"})
+    );
+    assert_eq!(value["errors"][0]["path"], "bad.py");
+    assert_eq!(
+        value["errors"][0]["position"],
+        serde_json::json!({"line": 1, "column": 23})
+    );
+    assert_eq!(
+        value["summary"]["findings_by_rule"],
+        serde_json::json!({"release-before-close": 1, "early-return-leak": 1, "close-not-guaranteed": 1})
+    );
+
+    let run = connfix(dir.path(), &["report", "--format", "github", "leaks.py"]);
+    assert_eq!(
+        run.stdout.lines().next().unwrap(),
+        "::error file=leaks.py,line=5,col=9,title=early-return-leak::this `return` leaves `conn` (acquired on line 2) open: the close on line 6 is not reached; close it first, or close it in a `finally`"
+    );
+}
+
+#[test]
+fn check_fails_on_error_findings_without_fixes() {
+    let dir = tree(&[(
+        "a.py",
+        b"def f():\n    conn = get_db_connection()\n    conn.cursor()\n",
+    )]);
+    let run = connfix(dir.path(), &["check"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stdout,
+        "a.py:2:5: never-closed: `conn` is never closed, returned or passed on: the connection stays checked out; close it in a `finally` (error)\n"
+    );
+    let run = connfix(dir.path(), &["check", "--ignore", "never-closed"]);
+    assert_eq!(run.code, 0);
+}
+
+#[test]
+fn unsafe_fixes_only_on_request() {
+    let dir = tree(&[("a.py", LEAKS.as_bytes())]);
+    let run = connfix(dir.path(), &["apply", "--select", "close-not-guaranteed"]);
+    assert_eq!((run.code, read(dir.path(), "a.py")), (0, LEAKS.to_string()));
+    let run = connfix(
+        dir.path(),
+        &[
+            "apply",
+            "--select",
+            "close-not-guaranteed",
+            "--unsafe-fixes",
+        ],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        read(dir.path(), "a.py"),
+        "def route(tid):\n    conn = get_db_connection()\n    try:\n        row = fetch(conn, tid)\n        if row is None:\n            return None\n    finally:\n        conn.close()\n    return row\n\n\ndef ok():\n    with connection_ctx() as conn:\n        conn.cursor()\n"
+    );
+}
