@@ -120,7 +120,7 @@ pub struct FileReport<'a> {
 }
 
 /// Findings in report order: severity first, then line.
-fn ranked<'a>(findings: &'a [Finding]) -> Vec<&'a Finding> {
+fn ranked(findings: &[Finding]) -> Vec<&Finding> {
     let mut out: Vec<&Finding> = findings.iter().collect();
     out.sort_by_key(|f| (std::cmp::Reverse(f.severity), f.line, f.column));
     out
