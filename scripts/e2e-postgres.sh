@@ -233,4 +233,8 @@ DATABASE_URL="postgresql://postgres@127.0.0.1:$PORT/app_after" \
 log "before/after (also in target/e2e-table.md)"
 "$PY" "$DRIVER" report --before "$WORK/before.json" --after "$WORK/after.json" --table "$TABLE" \
     || fail "before/after checks failed (see E2E FAIL lines above)"
+log "driver safety: connfix's edits on raw sqlite3 and psycopg2 connections"
+mkdir -p "$WORK/drivers"
+"$PY" "$ROOT/scripts/driver_safety.py" "$CONNFIX" "postgresql://postgres@127.0.0.1:$PORT/app_after" "$WORK/drivers" \
+    || fail "driver safety failed (see DRIVER SAFETY FAIL above)"
 log "E2E PASSED"

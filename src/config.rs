@@ -25,6 +25,9 @@ pub struct Config {
     /// DB-API `connect` functions whose connections' `with` block ends the
     /// transaction without closing.
     pub dbapi_connects: Vec<String>,
+    /// Driver calls whose connections take no attributes (C types), so the
+    /// audit's `conn._tracking_context = ...` would fail on them.
+    pub raw_connections: Vec<String>,
     /// ORM sessions whose use bypasses connection tracking (`db.session`).
     pub orm_sessions: Vec<String>,
     /// Context managers that acquire, track and release correctly.
@@ -50,6 +53,9 @@ impl Default for Config {
             ]
             .map(String::from)
             .to_vec(),
+            raw_connections: ["sqlite3.connect", "psycopg2.connect", "getconn"]
+                .map(String::from)
+                .to_vec(),
             orm_sessions: vec!["db.session".into()],
             safe_contexts: vec!["connection_ctx".into()],
         }
@@ -189,7 +195,7 @@ mod tests {
         let error = load("connfix.toml", "helper = [\"x\"]\n").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `exclude`, `dbapi_connects`, `orm_sessions`, `safe_contexts` (in the top level)"
+            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `exclude`, `dbapi_connects`, `raw_connections`, `orm_sessions`, `safe_contexts` (in the top level)"
         );
     }
 

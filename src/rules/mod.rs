@@ -57,6 +57,11 @@ pub const CODES: &[Code] = &[
         summary: "a connection helper whose shape connfix does not rewrite; track it by hand",
     },
     Code {
+        id: "untrackable-connection",
+        severity: Severity::Warning,
+        summary: "a helper returns a driver connection that takes no attributes, so the audit's tracking would fail at run time",
+    },
+    Code {
         id: "release-before-close",
         severity: Severity::Error,
         summary: "a tracked connection is closed without releasing its tracking (audit Step 2)",

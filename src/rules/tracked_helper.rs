@@ -23,6 +23,12 @@
 //! body, or a body that already uses the names `context` / `track_start`.
 //! A helper that already calls the acquire function is left as it is, except
 //! that missing `_tracking_*` attribute lines are added.
+//!
+//! A helper that returns a raw driver connection (`sqlite3.connect(...)`,
+//! `psycopg2.connect(...)`, a psycopg2 pool's `getconn()`: configurable as
+//! `raw_connections`) is never given the attribute form, which would raise
+//! `AttributeError` on those objects at run time: `untrackable-connection`
+//! says so and what to do instead.
 
 use anyhow::Result;
 use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
@@ -61,7 +67,11 @@ impl TrackedHelper {
 
 impl Rule for TrackedHelper {
     fn codes(&self) -> &'static [&'static str] {
-        &["tracked-helper", "unrecognised-helper"]
+        &[
+            "tracked-helper",
+            "unrecognised-helper",
+            "untrackable-connection",
+        ]
     }
 
     fn needles(&self) -> Vec<String> {
@@ -160,6 +170,25 @@ impl<'t> Helper<'_, 't> {
             Ok(handout) => handout,
             Err(why) => return self.decline(why),
         };
+        let call = match &handout {
+            Handout::Call(call) => Some(*call),
+            Handout::Name(_, binding) => {
+                statement_assignment(*binding).and_then(|a| a.child_by_field_name("right"))
+            }
+        };
+        if let Some(raw) = call.and_then(|c| calls_one_of(c, &config.raw_connections, src)) {
+            return Some(Diagnostic::new(
+                "untrackable-connection",
+                self.function,
+                format!(
+                    "helper `{}` returns a `{}(...)` connection, which takes no attributes: the audit's \
+                     `conn._tracking_context = ...` would raise AttributeError at run time, so connfix leaves \
+                     it; wrap the connection in a class that accepts attributes, or track it in the tracker \
+                     keyed by the connection",
+                    self.name, config.raw_connections[raw]
+                ),
+            ));
+        }
         if syntax::is_inline_block(body) {
             return self.decline("its body is on the `def` line");
         }
