@@ -266,7 +266,7 @@ fn select_ignore_and_exclude() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "connfix: error: unknown rule `no-such-rule`; the rules are: tracked-helper, unrecognised-helper, release-before-close, close-in-expression, dispose-engine, engine-escapes, module-engine, never-closed, early-return-leak, close-not-guaranteed, with-does-not-close, orm-bypass\n"
+        "connfix: error: unknown rule `no-such-rule`; the rules are: tracked-helper, unrecognised-helper, untrackable-connection, release-before-close, close-in-expression, dispose-engine, engine-escapes, module-engine, never-closed, early-return-leak, close-not-guaranteed, with-does-not-close, orm-bypass\n"
     );
 }
 
