@@ -4,8 +4,8 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use anyhow::{Result, bail};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use globset::GlobSet;
 
 use crate::config::Config;
@@ -25,17 +25,54 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the fixes as a unified diff; write nothing. Exit 1 if a file would change.
-    Diff(Options),
+    Diff {
+        #[command(flatten)]
+        options: Options,
+        #[command(flatten)]
+        json: Json,
+    },
     /// Write the fixes into the files. Exit 1 if a file changed.
-    Apply(Options),
+    Apply {
+        #[command(flatten)]
+        options: Options,
+        /// Show each fix's diff and ask before applying it: [y]es [n]o [a]ll
+        /// [q]uit, one answer a line on standard input.
+        #[arg(long, short)]
+        interactive: bool,
+    },
     /// List the files that would change and the findings; write nothing. Exit 1 if a file would change.
-    Check(Options),
+    Check {
+        #[command(flatten)]
+        options: Options,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Print a shell completion script to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output: `connfix man | man -l -`.
+    Man,
+}
+
+#[derive(Args)]
+struct Json {
+    /// Print the edits and findings as JSON (the schema is in the README).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
 struct Options {
-    /// Files or folders (folders are walked for *.py); default: the current folder.
+    /// Files or folders (folders are walked for *.py); default: the current
+    /// folder. `-` reads one file's source from standard input.
     paths: Vec<PathBuf>,
+    /// With `-`: the path of the source read from standard input, for
+    /// messages and the helper's context string (`apply` then writes the
+    /// fixed source to standard output).
+    #[arg(long, value_name = "PATH")]
+    stdin_filename: Option<PathBuf>,
     /// Read the configuration from this file instead of the nearest
     /// connfix.toml or pyproject.toml [tool.connfix].
     #[arg(long, value_name = "FILE")]
@@ -75,19 +112,52 @@ pub enum Mode {
 pub struct Settings {
     pub mode: Mode,
     pub paths: Vec<PathBuf>,
+    /// Read one file from standard input, under this name.
+    pub stdin: Option<PathBuf>,
     pub rules: Vec<Box<dyn Rule>>,
     pub exclude: GlobSet,
     pub color: bool,
     pub quiet: bool,
+    pub interactive: bool,
+    pub json: bool,
+    /// Standard error is a terminal: show progress and the time taken.
+    pub terminal: bool,
+}
+
+/// What the command line asks for.
+pub enum Task {
+    /// Find and fix.
+    Run(Settings),
+    /// Print these bytes (a completion script, the manual page).
+    Print(Vec<u8>),
 }
 
 impl Cli {
-    pub fn settings(self) -> Result<Settings> {
-        let (mode, options) = match self.command {
-            Command::Diff(o) => (Mode::Diff, o),
-            Command::Apply(o) => (Mode::Apply, o),
-            Command::Check(o) => (Mode::Check, o),
+    pub fn task(self) -> Result<Task> {
+        let (mode, options, interactive, json) = match self.command {
+            Command::Diff { options, json } => (Mode::Diff, options, false, json.json),
+            Command::Apply {
+                options,
+                interactive,
+            } => (Mode::Apply, options, interactive, false),
+            Command::Check { options, json } => (Mode::Check, options, false, json.json),
+            Command::Completions { shell } => {
+                let mut out = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "connfix", &mut out);
+                return Ok(Task::Print(out));
+            }
+            Command::Man => {
+                let mut out = Vec::new();
+                clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+                return Ok(Task::Print(out));
+            }
         };
+        let stdin = stdin_name(&options.paths, options.stdin_filename)?;
+        if interactive && stdin.is_some() {
+            bail!(
+                "--interactive reads its answers from standard input, so it cannot read the source there too; name the file instead of `-`"
+            );
+        }
         let cwd = std::env::current_dir()?;
         let (config, _) = Config::discover(&cwd, options.config.as_deref())?;
         let rules = rules::build(&config, &options.select, &options.ignore)?;
@@ -106,13 +176,33 @@ impl Cli {
         } else {
             options.paths
         };
-        Ok(Settings {
+        Ok(Task::Run(Settings {
             mode,
             paths,
+            stdin,
             rules,
             exclude,
             color,
             quiet: options.quiet,
-        })
+            interactive,
+            json,
+            terminal: std::io::stderr().is_terminal(),
+        }))
+    }
+}
+
+/// The name of the source on standard input: `-` must be the only path,
+/// and comes with `--stdin-filename` (which alone implies `-`).
+fn stdin_name(paths: &[PathBuf], name: Option<PathBuf>) -> Result<Option<PathBuf>> {
+    let dash = paths.iter().any(|p| p.as_os_str() == "-");
+    match name {
+        Some(name) if paths.is_empty() || (dash && paths.len() == 1) => Ok(Some(name)),
+        Some(_) => bail!(
+            "--stdin-filename goes with `-` alone: connfix reads one source from standard input"
+        ),
+        None if dash => bail!(
+            "`-` reads the source from standard input and needs --stdin-filename PATH (its name decides the helper's context string)"
+        ),
+        None => Ok(None),
     }
 }
