@@ -58,7 +58,10 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
         json: settings.json,
         stdin: settings.stdin.is_some(),
     };
-    if view.mode == Mode::Apply && !view.stdin {
+    // An interactive review waits at its prompt, where Ctrl-C must end it at
+    // once (the file under review is left as it was); elsewhere it lets the
+    // file being written finish.
+    if view.mode == Mode::Apply && !view.stdin && !settings.interactive {
         crate::interrupt::install();
     }
     let inputs: Vec<Input> = match settings.stdin {

@@ -174,3 +174,55 @@ impl Fixer {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const LEAKY: &str = "def get_db_connection():\n    return connect(use_pool=True)\n\n\ndef route():\n    conn = get_db_connection()\n    conn.close()\n";
+
+    fn fixer() -> Fixer {
+        Fixer::new(crate::rules::build(&Config::default(), &[], &[]).unwrap())
+    }
+
+    /// Review `LEAKY` answering from `answers`; returns the rules asked about.
+    fn review(answers: &[bool]) -> (Outcome, Vec<&'static str>) {
+        let mut asked = Vec::new();
+        let mut answers = answers.iter();
+        let mut decide = |p: &Proposal| {
+            asked.push(p.rule);
+            *answers.next().expect("asked more often than answered")
+        };
+        let outcome = fixer()
+            .review(Path::new("a.py"), LEAKY.into(), Some(&mut decide))
+            .unwrap();
+        (outcome, asked)
+    }
+
+    #[test]
+    fn declined_fixes_are_neither_applied_nor_asked_again() {
+        let (outcome, asked) = review(&[false, false]);
+        assert_eq!(asked, ["tracked-helper", "release-before-close"]);
+        assert!(outcome.change.is_none());
+        assert_eq!((outcome.fixes, outcome.declined), (0, 2));
+    }
+
+    #[test]
+    fn accepting_all_gives_what_run_gives() {
+        let (outcome, _) = review(&[true, true]);
+        let run = fixer().run(Path::new("a.py"), LEAKY.into()).unwrap();
+        assert_eq!(outcome.change, run.change);
+        assert_eq!((outcome.fixes, outcome.declined, outcome.passes), (2, 0, 1));
+    }
+
+    #[test]
+    fn a_declined_fix_after_an_accepted_one_stays_out_in_the_next_pass() {
+        let (outcome, asked) = review(&[true, false]);
+        assert_eq!(asked.len(), 2, "the shifted close is recognised: {asked:?}");
+        let (_, new) = outcome.change.unwrap();
+        let new = String::from_utf8(new).unwrap();
+        assert!(new.contains("track_connection_acquired(\"a.py::get_db_connection\")"));
+        assert!(!new.contains("track_connection_released"));
+    }
+}
