@@ -4,8 +4,8 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use anyhow::{Result, bail};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use globset::GlobSet;
 
 use crate::audit::Format;
@@ -26,27 +26,48 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the fixes as a unified diff; write nothing. Exit 1 if a file would change.
-    Diff(Options),
+    Diff {
+        #[command(flatten)]
+        options: Options,
+        #[command(flatten)]
+        json: Json,
+    },
     /// Write the fixes into the files. Exit 1 if a file changed.
-    Apply(Options),
+    Apply {
+        #[command(flatten)]
+        options: Options,
+        /// Show each fix's diff and ask before applying it: [y]es [n]o [a]ll
+        /// [q]uit, one answer a line on standard input.
+        #[arg(long, short)]
+        interactive: bool,
+    },
     /// List the files that would change and the findings; write nothing. Exit 1 if a file would
-    /// change or an error-severity finding is found.
-    Check(Options),
+    /// change or an error-severity finding has no fix.
+    Check {
+        #[command(flatten)]
+        options: Options,
+        #[command(flatten)]
+        json: Json,
+    },
     /// Report every finding like the audit: ranked by severity, with the files already fixed and
     /// those using a safe context manager. Writes nothing.
-    Report(ReportOptions),
-}
-
-#[derive(Args)]
-struct ReportOptions {
-    #[command(flatten)]
-    options: Options,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-    /// Exit 1 when a finding of this severity or above is found.
-    #[arg(long, value_enum, default_value_t = FailOn::Error)]
-    fail_on: FailOn,
+    Report {
+        #[command(flatten)]
+        options: Options,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 1 when a finding of this severity or above is found.
+        #[arg(long, value_enum, default_value_t = FailOn::Error)]
+        fail_on: FailOn,
+    },
+    /// Print a shell completion script to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output: `connfix man | man -l -`.
+    Man,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
@@ -70,9 +91,22 @@ impl FailOn {
 }
 
 #[derive(Args)]
+struct Json {
+    /// Print the edits and findings as JSON (the schema is in the README).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct Options {
-    /// Files or folders (folders are walked for *.py); default: the current folder.
+    /// Files or folders (folders are walked for *.py); default: the current
+    /// folder. `-` reads one file's source from standard input.
     paths: Vec<PathBuf>,
+    /// With `-`: the path of the source read from standard input, for
+    /// messages and the helper's context string (`apply` then writes the
+    /// fixed source to standard output).
+    #[arg(long, value_name = "PATH")]
+    stdin_filename: Option<PathBuf>,
     /// Read the configuration from this file instead of the nearest
     /// connfix.toml or pyproject.toml [tool.connfix].
     #[arg(long, value_name = "FILE")]
@@ -117,28 +151,59 @@ pub enum Mode {
 pub struct Settings {
     pub mode: Mode,
     pub paths: Vec<PathBuf>,
+    /// Read one file from standard input, under this name.
+    pub stdin: Option<PathBuf>,
     pub config: Config,
     pub rules: Ruleset,
     pub unsafe_fixes: bool,
     pub exclude: GlobSet,
     pub color: bool,
     pub quiet: bool,
+    pub interactive: bool,
+    pub json: bool,
+    /// Standard error is a terminal: show progress and the time taken.
+    pub terminal: bool,
+}
+
+/// What the command line asks for.
+pub enum Task {
+    /// Find and fix.
+    Run(Box<Settings>),
+    /// Print these bytes (a completion script, the manual page).
+    Print(Vec<u8>),
 }
 
 impl Cli {
-    pub fn settings(self) -> Result<Settings> {
-        let (mode, options) = match self.command {
-            Command::Diff(o) => (Mode::Diff, o),
-            Command::Apply(o) => (Mode::Apply, o),
-            Command::Check(o) => (Mode::Check, o),
-            Command::Report(r) => (
-                Mode::Report {
-                    format: r.format,
-                    fail_on: r.fail_on,
-                },
-                r.options,
-            ),
+    pub fn task(self) -> Result<Task> {
+        let (mode, options, interactive, json) = match self.command {
+            Command::Diff { options, json } => (Mode::Diff, options, false, json.json),
+            Command::Apply {
+                options,
+                interactive,
+            } => (Mode::Apply, options, interactive, false),
+            Command::Check { options, json } => (Mode::Check, options, false, json.json),
+            Command::Report {
+                options,
+                format,
+                fail_on,
+            } => (Mode::Report { format, fail_on }, options, false, false),
+            Command::Completions { shell } => {
+                let mut out = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "connfix", &mut out);
+                return Ok(Task::Print(out));
+            }
+            Command::Man => {
+                let mut out = Vec::new();
+                clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+                return Ok(Task::Print(out));
+            }
         };
+        let stdin = stdin_name(&options.paths, options.stdin_filename)?;
+        if interactive && stdin.is_some() {
+            bail!(
+                "--interactive reads its answers from standard input, so it cannot read the source there too; name the file instead of `-`"
+            );
+        }
         let cwd = std::env::current_dir()?;
         let (config, _) = Config::discover(&cwd, options.config.as_deref())?;
         let rules = rules::build(&config, &options.select, &options.ignore)?;
@@ -157,15 +222,35 @@ impl Cli {
         } else {
             options.paths
         };
-        Ok(Settings {
+        Ok(Task::Run(Box::new(Settings {
             mode,
             paths,
+            stdin,
             config,
             rules,
             unsafe_fixes: options.unsafe_fixes,
             exclude,
             color,
             quiet: options.quiet,
-        })
+            interactive,
+            json,
+            terminal: std::io::stderr().is_terminal(),
+        })))
+    }
+}
+
+/// The name of the source on standard input: `-` must be the only path,
+/// and comes with `--stdin-filename` (which alone implies `-`).
+fn stdin_name(paths: &[PathBuf], name: Option<PathBuf>) -> Result<Option<PathBuf>> {
+    let dash = paths.iter().any(|p| p.as_os_str() == "-");
+    match name {
+        Some(name) if paths.is_empty() || (dash && paths.len() == 1) => Ok(Some(name)),
+        Some(_) => bail!(
+            "--stdin-filename goes with `-` alone: connfix reads one source from standard input"
+        ),
+        None if dash => bail!(
+            "`-` reads the source from standard input and needs --stdin-filename PATH (its name decides the helper's context string)"
+        ),
+        None => Ok(None),
     }
 }

@@ -1,213 +1,394 @@
 //! One run: discover files, fix each in parallel (one file per job, one
 //! parser per thread), then report in path order and pick the exit code.
+//! `apply --interactive` goes one file at a time instead, asking first; `-`
+//! reads one source from standard input.
 
-use std::io::Write;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::audit::{self, Finding, Status};
 use crate::cli::{Mode, Settings};
 use crate::config::Config;
 use crate::discover::{self, Found, describe};
-use crate::fix::Fixer;
-use crate::report::{self, Summary};
+use crate::fix::{Fixer, Proposal, Review};
+use crate::report::{self, JsonFile, JsonReport, Summary, display};
+use crate::review::Reviewer;
 use crate::rules::Severity;
 use crate::source::Rejection;
+
+/// Where one file's bytes come from.
+enum Input {
+    Found(Found),
+    /// Standard input, under this name.
+    Stdin(PathBuf),
+}
+
+/// How each file is shown.
+#[derive(Clone, Copy)]
+struct View {
+    mode: Mode,
+    color: bool,
+    json: bool,
+    stdin: bool,
+}
 
 /// What one file contributes to the output.
 struct FileReport {
     path: String,
-    findings: Vec<Finding>,
-    status: Status,
-    diff: Vec<u8>,
+    lines: Vec<String>,
+    /// Bytes for standard output: the diff, or with `-` the fixed source.
+    output: Vec<u8>,
     changed: Option<usize>,
-    error: Option<Rejection>,
+    /// It needed a change and was left as it was (all fixes declined).
+    skipped: bool,
+    findings: usize,
+    /// Error-severity findings with no fix applied: they fail `check`.
+    failing: usize,
+    error: Option<String>,
+    json: Option<JsonFile>,
+    /// For `report`: every finding, the file's status and its error.
+    found: Vec<Finding>,
+    status: Status,
+    rejection: Option<Rejection>,
 }
 
 pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
-    if settings.mode == Mode::Apply {
+    let started = Instant::now();
+    let view = View {
+        mode: settings.mode,
+        color: settings.color,
+        json: settings.json,
+        stdin: settings.stdin.is_some(),
+    };
+    // An interactive review waits at its prompt, where Ctrl-C must end it at
+    // once (the file under review is left as it was); elsewhere it lets the
+    // file being written finish.
+    if view.mode == Mode::Apply && !view.stdin && !settings.interactive {
         crate::interrupt::install();
     }
-    let found = discover::files(&settings.paths, &settings.exclude);
+    let inputs: Vec<Input> = match settings.stdin {
+        Some(name) => vec![Input::Stdin(name)],
+        None => discover::files(&settings.paths, &settings.exclude)
+            .into_iter()
+            .map(Input::Found)
+            .collect(),
+    };
     let fixer = Fixer::new(settings.rules, settings.unsafe_fixes);
-    let (mode, color, config) = (settings.mode, settings.color, &settings.config);
-    let reports: Vec<FileReport> = found
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|found| process(&fixer, found, mode, color, config))
-        .collect();
-
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut err = std::io::stderr().lock();
-    if let Mode::Report { format, fail_on } = mode {
-        let files: Vec<audit::FileReport> = reports
-            .iter()
-            .map(|r| audit::FileReport {
-                path: &r.path,
-                status: r.status,
-                findings: &r.findings,
-                error: r.error.as_ref(),
+    let config = &settings.config;
+    if let Mode::Report { format, fail_on } = view.mode {
+        let reports: Vec<FileReport> = inputs
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|input| process(&fixer, input, view, config, None))
+            .collect();
+        return report(&reports, format, fail_on, config);
+    }
+    let mut printer = Printer {
+        view,
+        quiet: settings.quiet,
+        summary: Summary::default(),
+        json: Vec::new(),
+    };
+    if settings.interactive {
+        // One file at a time, in order, each reported before the next asks.
+        let mut reviewer = Reviewer::new(view.color);
+        let mut decide = |proposal: &Proposal| reviewer.decide(proposal);
+        for input in inputs {
+            printer.emit(process(&fixer, input, view, config, Some(&mut decide)))?;
+        }
+    } else {
+        let progress = Progress::new(inputs.len(), settings.terminal && !settings.quiet, started);
+        let reports: Vec<FileReport> = inputs
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|input| {
+                let report = process(&fixer, input, view, config, None);
+                progress.inc();
+                report
             })
             .collect();
-        out.write_all(audit::render(format, &files, config).as_bytes())?;
-        for report in reports
-            .iter()
-            .filter(|r| r.error.is_some() && format == audit::Format::Text)
-        {
-            writeln!(
-                err,
-                "{}",
-                report::error_line(&report.path, report.error.as_ref().expect("filtered"))
-            )?;
+        progress.bar.finish_and_clear();
+        for report in reports {
+            printer.emit(report)?;
         }
-        let failing = fail_on.threshold().is_some_and(|t| {
-            reports
-                .iter()
-                .flat_map(|r| &r.findings)
-                .any(|f| f.severity >= t)
-        });
-        let code = if reports.iter().any(|r| r.error.is_some()) {
-            report::ERROR
-        } else if failing {
-            report::CHANGES
-        } else {
-            report::SUCCESS
-        };
-        return Ok(ExitCode::from(code));
+    }
+    printer.finish(settings.terminal.then(|| started.elapsed()))
+}
+
+/// A bar on standard error while files are processed: only on a terminal,
+/// and only once a run has taken long enough for a bar to help.
+struct Progress {
+    bar: ProgressBar,
+    allowed: bool,
+    shown: AtomicBool,
+    started: Instant,
+}
+
+impl Progress {
+    const DELAY: Duration = Duration::from_millis(300);
+
+    fn new(files: usize, allowed: bool, started: Instant) -> Progress {
+        let bar = ProgressBar::with_draw_target(Some(files as u64), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed}")
+                .expect("the template is valid"),
+        );
+        Progress {
+            bar,
+            allowed,
+            shown: AtomicBool::new(false),
+            started,
+        }
     }
 
-    let mut summary = Summary::default();
-    for report in &reports {
+    fn inc(&self) {
+        self.bar.inc(1);
+        if self.allowed
+            && self.started.elapsed() > Self::DELAY
+            && !self.shown.swap(true, Ordering::Relaxed)
+        {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+}
+
+/// Writes the reports in order and keeps the counts.
+struct Printer {
+    view: View,
+    quiet: bool,
+    summary: Summary,
+    json: Vec<JsonFile>,
+}
+
+impl Printer {
+    fn emit(&mut self, report: FileReport) -> std::io::Result<()> {
+        let (view, summary) = (self.view, &mut self.summary);
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
         summary.files += usize::from(report.error.is_none());
-        out.write_all(&report.diff)?;
+        summary.skipped += usize::from(report.skipped);
+        summary.findings += report.findings;
+        summary.failing_findings += report.failing;
+        if let Some(json) = report.json.filter(|j| !j.is_empty()) {
+            self.json.push(json);
+        }
+        out.write_all(&report.output)?;
         if let Some(fixes) = report.changed {
             summary.changed += 1;
             summary.fixes += fixes;
-            match mode {
-                Mode::Apply => writeln!(out, "fixed {} ({})", report.path, plural(fixes, "fix"))?,
-                Mode::Check => {
-                    writeln!(out, "would fix {} ({})", report.path, plural(fixes, "fix"))?
-                }
+            let fixes = plural(fixes, "fix");
+            match view.mode {
+                _ if view.stdin || view.json => {}
+                Mode::Apply => writeln!(out, "fixed {} ({fixes})", report.path)?,
+                Mode::Check => writeln!(out, "would fix {} ({fixes})", report.path)?,
                 Mode::Diff | Mode::Report { .. } => {}
             }
         }
-        for finding in &report.findings {
-            let unfixed =
-                finding.fix == "none" || (finding.fix == "unsafe" && !fixer.unsafe_fixes());
-            let shown = mode == Mode::Check || (unfixed && finding.severity > Severity::Info);
-            if shown && !settings.quiet {
-                // Diff output stays a clean patch: findings go to stderr.
-                if mode == Mode::Diff {
-                    writeln!(err, "{}", finding.line_text(&report.path))?
+        if !self.quiet && !view.json {
+            for line in &report.lines {
+                // Diffs and sources on stdout stay clean: findings go to stderr.
+                if view.mode == Mode::Diff || view.stdin {
+                    writeln!(err, "{line}")?
                 } else {
-                    writeln!(out, "{}", finding.line_text(&report.path))?
+                    writeln!(out, "{line}")?
                 }
-            }
-            if unfixed && finding.severity > Severity::Info {
-                summary.findings += 1;
-                summary.failing_findings +=
-                    usize::from(mode == Mode::Check && finding.severity == Severity::Error);
             }
         }
         if let Some(error) = &report.error {
             summary.errors += 1;
-            writeln!(err, "{}", report::error_line(&report.path, error))?;
+            writeln!(err, "{error}")?;
         }
+        out.flush()
     }
-    if crate::interrupt::requested() {
-        summary.errors += 1;
-        writeln!(
-            err,
-            "connfix: interrupted; files not yet written were left unchanged"
-        )?;
+
+    fn finish(self, time: Option<Duration>) -> anyhow::Result<ExitCode> {
+        let mut summary = self.summary;
+        let mut err = std::io::stderr().lock();
+        if crate::interrupt::requested() {
+            summary.errors += 1;
+            writeln!(
+                err,
+                "connfix: interrupted; files not yet written were left unchanged"
+            )?;
+        }
+        if self.view.json {
+            let mut out = std::io::stdout().lock();
+            let document = JsonReport {
+                version: 1,
+                files: self.json,
+            };
+            serde_json::to_writer(&mut out, &document)?;
+            writeln!(out)?;
+        }
+        if !self.quiet && !self.view.stdin {
+            let verb = match self.view.mode {
+                Mode::Apply => "changed",
+                _ => "would change",
+            };
+            writeln!(err, "{}", summary.line(verb, time))?;
+        }
+        Ok(summary.exit_code())
     }
-    if !settings.quiet {
-        let verb = match mode {
-            Mode::Apply => "changed",
-            _ => "would change",
-        };
-        writeln!(err, "{}", summary.line(verb))?;
-    }
-    Ok(summary.exit_code())
 }
 
 fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "es" })
 }
 
-fn process(fixer: &Fixer, found: Found, mode: Mode, color: bool, config: &Config) -> FileReport {
-    let (path, error) = match found {
-        Found::File(path) => (path, None),
-        Found::Error(path, message) => (path, Some(message)),
+/// `connfix report`: all files' findings, rendered at once.
+fn report(
+    reports: &[FileReport],
+    format: audit::Format,
+    fail_on: crate::cli::FailOn,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    let files: Vec<audit::FileReport> = reports
+        .iter()
+        .map(|r| audit::FileReport {
+            path: &r.path,
+            status: r.status,
+            findings: &r.found,
+            error: r.rejection.as_ref(),
+        })
+        .collect();
+    std::io::stdout()
+        .lock()
+        .write_all(audit::render(format, &files, config).as_bytes())?;
+    if format == audit::Format::Text {
+        let mut err = std::io::stderr().lock();
+        for error in reports.iter().filter_map(|r| r.error.as_ref()) {
+            writeln!(err, "{error}")?;
+        }
+    }
+    let failing = fail_on.threshold().is_some_and(|t| {
+        reports
+            .iter()
+            .flat_map(|r| &r.found)
+            .any(|f| f.severity >= t)
+    });
+    let code = if reports.iter().any(|r| r.error.is_some()) {
+        report::ERROR
+    } else if failing {
+        report::CHANGES
+    } else {
+        report::SUCCESS
     };
+    Ok(ExitCode::from(code))
+}
+
+fn process(
+    fixer: &Fixer,
+    input: Input,
+    view: View,
+    config: &Config,
+    review: Option<Review>,
+) -> FileReport {
+    let (path, bytes) = match input {
+        Input::Found(Found::File(path)) => {
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("cannot read the file: {}", describe(&e)));
+            (path, bytes)
+        }
+        Input::Found(Found::Error(path, message)) => (path, Err(message)),
+        Input::Stdin(name) => {
+            let mut bytes = Vec::new();
+            let read = std::io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .map(|_| bytes)
+                .map_err(|e| format!("cannot read standard input: {}", describe(&e)));
+            (name, read)
+        }
+    };
+    let shown = display(&path);
     let mut report = FileReport {
-        path: display(&path),
-        findings: Vec::new(),
-        status: Status::Clean,
-        diff: Vec::new(),
+        path: shown.clone(),
+        lines: Vec::new(),
+        output: Vec::new(),
         changed: None,
+        skipped: false,
+        findings: 0,
+        failing: 0,
         error: None,
+        json: None,
+        found: Vec::new(),
+        status: Status::Clean,
+        rejection: None,
     };
-    let fail = |mut report: FileReport, message: String| {
-        report.error = Some(Rejection {
-            position: None,
-            message,
-        });
+    let fail = |mut report: FileReport, rejection: Rejection| {
+        report.error = Some(report::error_line(&report.path, &rejection));
+        report.rejection = Some(rejection.clone());
+        if view.json {
+            report.json = Some(JsonFile::error(&report.path, &rejection));
+        }
         report
     };
-    if let Some(message) = error {
-        return fail(report, message);
-    }
+    let whole = |message| Rejection {
+        position: None,
+        message,
+    };
+    let bytes = match bytes {
+        Ok(bytes) => bytes,
+        Err(message) => return fail(report, whole(message)),
+    };
     if crate::interrupt::requested() {
         return fail(
             report,
-            "interrupted before this file; left unchanged".into(),
+            whole("interrupted before this file; left unchanged".into()),
         );
     }
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) => return fail(report, format!("cannot read the file: {}", describe(&e))),
-    };
-    let outcome = match fixer.run(&path, bytes) {
+    // A filter must give its input back when it cannot fix it.
+    let echo = (view.stdin && view.mode == Mode::Apply).then(|| bytes.clone());
+    let outcome = match fixer.review(&path, bytes, review) {
         Ok(outcome) => outcome,
         Err(rejection) => {
-            report.error = Some(rejection);
-            return report;
+            report.output = echo.unwrap_or_default();
+            return fail(report, rejection);
         }
     };
-    report.findings = outcome
+    report.found = outcome
         .diagnostics
         .iter()
         .map(|d| Finding::new(&outcome.text, d))
         .collect();
-    report.status = audit::classify(&outcome.text, &report.findings, config);
-    if let Some((old, new)) = &outcome.change {
-        match mode {
-            Mode::Diff => report.diff = crate::diff::unified(&report.path, old, new, color),
-            Mode::Apply => {
-                if let Err(message) = crate::write::replace(&path, old, new) {
-                    return fail(report, message);
-                }
-            }
-            Mode::Check | Mode::Report { .. } => {}
+    report.status = audit::classify(&outcome.text, &report.found, config);
+    for finding in &report.found {
+        let unfixed = finding.fix == "none" || (finding.fix == "unsafe" && !fixer.unsafe_fixes());
+        if view.mode == Mode::Check || (unfixed && finding.severity > Severity::Info) {
+            report.lines.push(finding.line_text(&shown));
         }
+        if unfixed && finding.severity > Severity::Info {
+            report.findings += 1;
+            report.failing +=
+                usize::from(view.mode == Mode::Check && finding.severity == Severity::Error);
+        }
+    }
+    if view.json {
+        report.json = Some(JsonFile::new(&shown, &outcome));
+    }
+    report.skipped = outcome.change.is_none() && outcome.declined > 0;
+    match (&outcome.change, view.mode) {
+        (None, _) => report.output = echo.unwrap_or_default(),
+        (Some(_), Mode::Check | Mode::Report { .. }) => {}
+        (Some(_), Mode::Diff) if view.json => {}
+        (Some((old, new)), Mode::Diff) => {
+            report.output = crate::diff::unified(&shown, old, new, view.color)
+        }
+        (Some((_, new)), Mode::Apply) if view.stdin => report.output = new.clone(),
+        (Some((old, new)), Mode::Apply) => {
+            if let Err(message) = crate::write::replace(&path, old, new) {
+                return fail(report, whole(message));
+            }
+        }
+    }
+    if outcome.change.is_some() {
         report.changed = Some(outcome.fixes);
     }
     report
-}
-
-/// A path as the user will want to see it: relative to the current folder
-/// where it lies below it, without a leading `./`.
-fn display(path: &Path) -> String {
-    let relative = std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf));
-    let path = relative.as_deref().unwrap_or(path);
-    path.strip_prefix("./")
-        .unwrap_or(path)
-        .to_string_lossy()
-        .into_owned()
 }

@@ -72,6 +72,37 @@ impl Fix {
         let end = self.edits.last().map_or(0, |e| e.range.end);
         start..end
     }
+
+    /// This fix moved to the text that `applied` (applied with `apply`, none
+    /// skipped) made: its ranges shift by what the applied edits before them
+    /// added or removed. `None` when an applied edit overlaps one of its
+    /// ranges, inserts inside it or at the same point as its insertion:
+    /// there is no telling where it went.
+    pub fn shifted(&self, applied: &[Fix]) -> Option<Fix> {
+        let others: Vec<&Edit> = applied.iter().flat_map(|f| &f.edits).collect();
+        let mut edits = Vec::with_capacity(self.edits.len());
+        for edit in &self.edits {
+            let range = &edit.range;
+            let mut delta: isize = 0;
+            for other in &others {
+                let o = &other.range;
+                let same_point = o.is_empty() && range.is_empty() && o.start == range.start;
+                if same_point || (o.end > range.start && o.start < range.end) {
+                    return None;
+                }
+                if o.end <= range.start {
+                    delta += other.replacement.len() as isize - o.len() as isize;
+                }
+            }
+            let start = range.start.checked_add_signed(delta)?;
+            let end = range.end.checked_add_signed(delta)?;
+            edits.push(Edit::replace(start..end, edit.replacement.clone()));
+        }
+        Some(Fix {
+            edits,
+            unsafe_: self.unsafe_,
+        })
+    }
 }
 
 /// Apply every fix that does not touch one applied before it (in order of
@@ -139,6 +170,25 @@ mod tests {
             ]),
         ];
         assert_eq!(apply(b"abcd", &fixes), (b"<abcd>".to_vec(), 1));
+    }
+
+    #[test]
+    fn a_fix_shifts_past_applied_edits_before_it_and_is_lost_inside_one() {
+        let fix = Fix::new(vec![Edit::replace(4..5, b"E".to_vec())]);
+        let before = Fix::new(vec![
+            Edit::insert(0, b"12".to_vec()),
+            Edit::replace(1..3, b"".to_vec()),
+        ]);
+        let after = Fix::new(vec![Edit::insert(6, b"!".to_vec())]);
+        assert_eq!(
+            fix.shifted(&[before.clone(), after]),
+            Some(Fix::new(vec![Edit::replace(4..5, b"E".to_vec())]))
+        );
+        let (text, _) = apply(b"abcdefg", std::slice::from_ref(&before));
+        assert_eq!(text, b"12adefg");
+        assert_eq!(&text[4..5], b"e", "the shifted range holds the same byte");
+        let inside = Fix::new(vec![Edit::replace(3..6, b"X".to_vec())]);
+        assert_eq!(fix.shifted(&[inside]), None);
     }
 
     #[test]

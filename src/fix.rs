@@ -32,9 +32,28 @@ pub struct Outcome {
     pub change: Option<(Vec<u8>, Vec<u8>)>,
     /// How many fixes were applied in all passes.
     pub fixes: usize,
+    /// How many fixes the reviewer declined.
+    pub declined: usize,
+    /// How many passes applied fixes: 1 when the fixes found on the
+    /// original text, applied together, give the fixed text.
+    pub passes: usize,
     /// Line breaks of the original text (BOM excluded), for positions.
     pub text: Vec<u8>,
+    /// Whether the file starts with a UTF-8 BOM (3 bytes before `text`).
+    pub bom: bool,
 }
+
+/// One fix put to a reviewer: the file's bytes now, and with this fix alone.
+pub struct Proposal<'a> {
+    pub path: &'a Path,
+    pub rule: &'static str,
+    pub message: &'a str,
+    pub before: Vec<u8>,
+    pub after: Vec<u8>,
+}
+
+/// Says yes (apply it) or no to each fix before it is applied.
+pub type Review<'r> = &'r mut dyn FnMut(&Proposal) -> bool;
 
 impl Fixer {
     /// `unsafe_fixes`: apply fixes marked unsafe too.
@@ -53,44 +72,96 @@ impl Fixer {
         self.unsafe_fixes
     }
 
-    fn applicable(&self, diagnostic: &Diagnostic) -> Option<Fix> {
+    /// Whether this run applies the diagnostic's fix.
+    fn applicable(&self, diagnostic: &Diagnostic) -> bool {
         diagnostic
             .fix
-            .clone()
-            .filter(|f| self.unsafe_fixes || !f.unsafe_)
+            .as_ref()
+            .is_some_and(|f| self.unsafe_fixes || !f.unsafe_)
     }
 
     /// Run the rules on `bytes` (a file's content, `path` for messages and
-    /// for the helper's context string).
+    /// for the helper's context string) and apply every fix.
     pub fn run(&self, path: &Path, bytes: Vec<u8>) -> Result<Outcome, Rejection> {
+        self.review(path, bytes, None)
+    }
+
+    /// Like `run`, but each fix is first put to `review` (when given), in
+    /// order of position, with its own diff against the text of its pass.
+    /// A declined fix is remembered: later passes neither ask again nor
+    /// apply it. A fix that overlaps one accepted in the same pass waits for
+    /// the next pass, where the rules propose it on the new text.
+    pub fn review(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        mut review: Option<Review>,
+    ) -> Result<Outcome, Rejection> {
         let (bom, text) = source::check_bytes(bytes)?;
         if !self.needles.as_ref().is_some_and(|n| n.is_match(&text)) {
             return Ok(Outcome {
                 text,
+                bom,
                 ..Outcome::default()
             });
         }
         let file = SourceFile::parse(path, bom, text, None)?;
         let diagnostics = self.diagnostics(&file);
-        let mut fixes: Vec<Fix> = diagnostics
+        let mut pending: Vec<Diagnostic> = diagnostics
             .iter()
-            .filter_map(|d| self.applicable(d))
+            .filter(|d| self.applicable(d))
+            .cloned()
             .collect();
+        let mut declined: Vec<Fix> = Vec::new();
         let mut current: Option<SourceFile> = None;
-        let mut applied = 0;
+        let (mut applied, mut passes, mut declines) = (0, 0, 0);
         for _ in 0..MAX_PASSES {
             let now = current.as_ref().unwrap_or(&file);
+            pending.retain(|d| !declined.iter().any(|f| Some(f) == d.fix.as_ref()));
+            let fixes: Vec<Fix> = match review.as_mut() {
+                None => pending.iter().filter_map(|d| d.fix.clone()).collect(),
+                Some(review) => {
+                    let mut accepted: Vec<Fix> = Vec::new();
+                    for diagnostic in &pending {
+                        let fix = diagnostic.fix.clone().expect("pending fixes have a fix");
+                        let trial = [&accepted[..], std::slice::from_ref(&fix)].concat();
+                        if edit::apply(&now.text, &trial).1 > 0 {
+                            continue;
+                        }
+                        let (alone, _) = edit::apply(&now.text, std::slice::from_ref(&fix));
+                        let proposal = Proposal {
+                            path,
+                            rule: diagnostic.rule,
+                            message: &diagnostic.message,
+                            before: now.to_disk(&now.text),
+                            after: now.to_disk(&alone),
+                        };
+                        if review(&proposal) {
+                            accepted.push(fix);
+                        } else {
+                            declines += 1;
+                            declined.push(fix);
+                        }
+                    }
+                    accepted
+                }
+            };
             if fixes.is_empty() {
                 let change = current.map(|c| (file.to_disk(&file.text), c.to_disk(&c.text)));
                 return Ok(Outcome {
                     diagnostics,
                     change,
                     fixes: applied,
+                    declined: declines,
+                    passes,
                     text: file.text,
+                    bom,
                 });
             }
             let (text, skipped) = edit::apply(&now.text, &fixes);
             applied += fixes.len() - skipped;
+            passes += 1;
+            declined = declined.iter().filter_map(|f| f.shifted(&fixes)).collect();
             let next = SourceFile::parse(path, bom, text, Some(now.style.clone())).map_err(|r| Rejection {
                 position: r.position,
                 message: format!(
@@ -99,10 +170,10 @@ impl Fixer {
                     r.message
                 ),
             })?;
-            fixes = self
+            pending = self
                 .diagnostics(&next)
-                .iter()
-                .filter_map(|d| self.applicable(d))
+                .into_iter()
+                .filter(|d| self.applicable(d))
                 .collect();
             current = Some(next);
         }
@@ -170,5 +241,60 @@ impl Silenced {
         self.0.iter().any(|(l, codes)| {
             *l == line && (codes.is_empty() || codes.iter().any(|c| c == diagnostic.rule))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const LEAKY: &str = "def get_db_connection():\n    return connect(use_pool=True)\n\n\ndef route():\n    conn = get_db_connection()\n    conn.close()\n";
+
+    fn fixer() -> Fixer {
+        Fixer::new(
+            crate::rules::build(&Config::default(), &[], &[]).unwrap(),
+            false,
+        )
+    }
+
+    /// Review `LEAKY` answering from `answers`; returns the rules asked about.
+    fn review(answers: &[bool]) -> (Outcome, Vec<&'static str>) {
+        let mut asked = Vec::new();
+        let mut answers = answers.iter();
+        let mut decide = |p: &Proposal| {
+            asked.push(p.rule);
+            *answers.next().expect("asked more often than answered")
+        };
+        let outcome = fixer()
+            .review(Path::new("a.py"), LEAKY.into(), Some(&mut decide))
+            .unwrap();
+        (outcome, asked)
+    }
+
+    #[test]
+    fn declined_fixes_are_neither_applied_nor_asked_again() {
+        let (outcome, asked) = review(&[false, false]);
+        assert_eq!(asked, ["tracked-helper", "release-before-close"]);
+        assert!(outcome.change.is_none());
+        assert_eq!((outcome.fixes, outcome.declined), (0, 2));
+    }
+
+    #[test]
+    fn accepting_all_gives_what_run_gives() {
+        let (outcome, _) = review(&[true, true]);
+        let run = fixer().run(Path::new("a.py"), LEAKY.into()).unwrap();
+        assert_eq!(outcome.change, run.change);
+        assert_eq!((outcome.fixes, outcome.declined, outcome.passes), (2, 0, 1));
+    }
+
+    #[test]
+    fn a_declined_fix_after_an_accepted_one_stays_out_in_the_next_pass() {
+        let (outcome, asked) = review(&[true, false]);
+        assert_eq!(asked.len(), 2, "the shifted close is recognised: {asked:?}");
+        let (_, new) = outcome.change.unwrap();
+        let new = String::from_utf8(new).unwrap();
+        assert!(new.contains("track_connection_acquired(\"a.py::get_db_connection\")"));
+        assert!(!new.contains("track_connection_released"));
     }
 }

@@ -15,6 +15,7 @@ pub mod fix;
 pub mod indent;
 pub mod interrupt;
 pub mod report;
+pub mod review;
 pub mod rules;
 pub mod source;
 pub mod syntax;

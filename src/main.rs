@@ -1,8 +1,10 @@
 //! The `connfix` binary: parse the command line, run, exit.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use connfix::cli::Task;
 
 fn main() -> ExitCode {
     match run() {
@@ -15,6 +17,11 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let settings = connfix::cli::Cli::parse().settings()?;
-    connfix::command::execute(settings)
+    match connfix::cli::Cli::parse().task()? {
+        Task::Run(settings) => connfix::command::execute(*settings),
+        Task::Print(bytes) => {
+            std::io::stdout().write_all(&bytes)?;
+            Ok(ExitCode::from(connfix::report::SUCCESS))
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The command line as users meet it: exit codes, messages, per-file apply,
-//! bad input, and `diff | git apply` giving what `apply` gives.
+//! bad input, `diff | git apply` and `diff | patch -p1` giving what `apply`
+//! gives, the interactive review, JSON, standard input, completions.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,13 +18,28 @@ struct Run {
 }
 
 fn connfix(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::cargo_bin("connfix")
+    connfix_with_input(dir, args, "")
+}
+
+/// Run with `input` on standard input (answers, or a source for `-`).
+fn connfix_with_input(dir: &Path, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut child = Command::cargo_bin("connfix")
         .unwrap()
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .args(args)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // connfix may exit (on a usage error) before reading: a broken pipe here
+    // is its answer, which the assertions on the output then judge.
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -417,4 +433,420 @@ fn unsafe_fixes_only_on_request() {
         read(dir.path(), "a.py"),
         "def route(tid):\n    conn = get_db_connection()\n    try:\n        row = fetch(conn, tid)\n        if row is None:\n            return None\n    finally:\n        conn.close()\n    return row\n\n\ndef ok():\n    with connection_ctx() as conn:\n        conn.cursor()\n"
     );
+}
+/// Copy a folder of the repository (the example app) into a new temporary one.
+fn copy_of(folder: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .arg("-R")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(folder).join("."))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
+/// Every file below `dir`, relative path and bytes, in order.
+fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "py") {
+                let name = path.strip_prefix(dir).unwrap().display().to_string();
+                out.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn diff_of_the_example_app_applies_with_git_apply_and_patch_p1_and_equals_apply() {
+    let applied = copy_of("examples/app");
+    let original = contents(applied.path());
+    let run = connfix(applied.path(), &["apply"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let fixed = contents(applied.path());
+    assert_ne!(original, fixed);
+
+    for tool in [
+        &["git", "apply", "--unsafe-paths", "-"][..],
+        &["patch", "-p1", "--quiet"][..],
+    ] {
+        let patched = copy_of("examples/app");
+        let diff = connfix(patched.path(), &["diff"]);
+        assert_eq!(diff.code, 1, "{}", diff.stderr);
+        let mut child = Command::new(tool[0])
+            .args(&tool[1..])
+            .current_dir(patched.path())
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(diff.stdout.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{tool:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            contents(patched.path()) == fixed,
+            "{tool:?} of the diff differs from apply"
+        );
+    }
+}
+
+#[test]
+fn patch_p1_takes_crlf_tabs_and_a_missing_final_newline() {
+    let crlf = LEAKY.replace('\n', "\r\n");
+    let tabs = LEAKY.replace("    ", "\t");
+    let unterminated = LEAKY.trim_end();
+    let files: &[(&str, &[u8])] = &[
+        ("pkg/crlf.py", crlf.as_bytes()),
+        ("tabs.py", tabs.as_bytes()),
+        ("end.py", unterminated.as_bytes()),
+    ];
+    let patched = tree(files);
+    let applied = tree(files);
+    let diff = connfix(patched.path(), &["diff"]);
+    std::fs::write(patched.path().join("fix.patch"), &diff.stdout).unwrap();
+    let patch = Command::new("patch")
+        .args(["-p1", "--quiet", "--binary", "-i", "fix.patch"])
+        .current_dir(patched.path())
+        .output()
+        .unwrap();
+    assert!(
+        patch.status.success(),
+        "patch -p1 failed: {}{}",
+        String::from_utf8_lossy(&patch.stdout),
+        String::from_utf8_lossy(&patch.stderr)
+    );
+    assert_eq!(connfix(applied.path(), &["apply"]).code, 1);
+    for (name, _) in files {
+        assert_eq!(
+            read(patched.path(), name),
+            read(applied.path(), name),
+            "{name}"
+        );
+    }
+}
+
+/// The snapshot case with every rule, including an engine whose block holds
+/// a close (those two fixes overlap: the close's waits for a second pass).
+fn audit_module() -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/all/audit-route-module/input.py");
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The questions of an interactive session: the line above each diff.
+fn questions(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| {
+            l.starts_with("branding.py: ") || l.starts_with("a.py: ") || l.starts_with("b.py: ")
+        })
+        .map(|l| l.split(": ").nth(1).unwrap())
+        .collect()
+}
+
+#[test]
+fn interactive_writes_exactly_the_accepted_fixes_and_never_asks_twice() {
+    let source = audit_module();
+    let dir = tree(&[("branding.py", source.as_bytes())]);
+    // helper: yes; close in the `if row is None` branch: no; close in
+    // `finally`: yes; engine: yes; then, in the second pass, the close the
+    // engine's block held: no. The declined close is not asked again.
+    let run = connfix_with_input(dir.path(), &["apply", "--interactive"], "y\nn\ny\ny\nn\n");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        questions(&run.stdout),
+        [
+            "tracked-helper",
+            "release-before-close",
+            "release-before-close",
+            "dispose-engine",
+            "release-before-close"
+        ]
+    );
+    let answers: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("Apply this fix? [y]es [n]o [a]ll [q]uit: "))
+        .collect();
+    assert_eq!(
+        answers,
+        ["y", "n", "y", "y", "n"],
+        "scripted answers are echoed"
+    );
+    assert!(
+        run.stdout.contains(
+            "branding.py: dispose-engine: engine `engine` from `create_engine(...)` is never disposed\n\
+             --- a/branding.py\n+++ b/branding.py\n"
+        ),
+        "each question shows that fix's own diff: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with("fixed branding.py (3 fixes)\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stderr,
+        "connfix: 1 file checked, 1 changed (3 fixes), 0 findings, 0 errors\n"
+    );
+    let expected = source
+        .replace(
+            "    from src.db_compat import connect\n    return connect(use_pool=True)\n",
+            "    from src.db_compat import connect\n    \
+             from src.utils.connection_tracker import track_connection_acquired\n\n    \
+             # Track this connection acquisition\n    \
+             context, track_start = track_connection_acquired(\"branding.py::get_db_connection\")\n    \
+             conn = connect(use_pool=True)\n    conn._tracking_context = context\n    \
+             conn._tracking_start = track_start\n    return conn\n",
+        )
+        .replace(
+            "        if conn:\n            conn.close()\n",
+            "        if conn:\n            \
+             # Release tracking before closing connection\n            \
+             if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n                \
+             from src.utils.connection_tracker import track_connection_released\n                \
+             track_connection_released(conn._tracking_context, conn._tracking_start)\n            \
+             conn.close()\n",
+        )
+        .replace(
+            "    engine = create_engine(DATABASE_URL)\n    conn = get_db_connection()\n    conn.close()\n    return \"ok\"\n",
+            "    engine = create_engine(DATABASE_URL)\n    try:\n        conn = get_db_connection()\n        \
+             conn.close()\n        return \"ok\"\n    finally:\n        engine.dispose()\n",
+        );
+    assert_ne!(expected, source);
+    assert_eq!(read(dir.path(), "branding.py"), expected);
+}
+
+#[test]
+fn interactive_all_accepts_the_rest_and_quit_declines_the_rest() {
+    let files: &[(&str, &[u8])] = &[("a.py", LEAKY.as_bytes()), ("b.py", LEAKY.as_bytes())];
+    let helper_only = |name: &str| {
+        LEAKY_FIXED
+            .replace("a.py::", &format!("{name}::"))
+            .replace(
+                "    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n        conn.close()\n",
+                "    if conn: conn.close()\n",
+            )
+    };
+
+    // `n` for a.py's helper, then `a`: everything after is applied unasked.
+    let dir = tree(files);
+    let run = connfix_with_input(dir.path(), &["apply", "-i"], "n\na\n");
+    assert_eq!(
+        questions(&run.stdout),
+        ["tracked-helper", "release-before-close"]
+    );
+    assert!(
+        run.stdout
+            .ends_with("fixed a.py (1 fix)\nfixed b.py (2 fixes)\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        read(dir.path(), "b.py"),
+        LEAKY_FIXED.replace("a.py::", "b.py::")
+    );
+    assert_eq!(
+        read(dir.path(), "a.py"),
+        LEAKY.replace(
+            "    if conn: conn.close()\n",
+            "    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n        conn.close()\n"
+        )
+    );
+
+    // `y` for a.py's helper, then `q`: nothing else is asked or written.
+    let dir = tree(files);
+    let run = connfix_with_input(dir.path(), &["apply", "-i"], "y\nq\n");
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        questions(&run.stdout),
+        ["tracked-helper", "release-before-close"]
+    );
+    assert!(
+        run.stdout.ends_with("fixed a.py (1 fix)\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(read(dir.path(), "a.py"), helper_only("a.py"));
+    assert_eq!(read(dir.path(), "b.py"), LEAKY);
+    assert_eq!(
+        run.stderr,
+        "connfix: 2 files checked, 1 changed (1 fix), 1 skipped, 0 findings, 0 errors\n"
+    );
+
+    // The answers running out is a quit; unknown answers are asked again.
+    let dir = tree(files);
+    let run = connfix_with_input(dir.path(), &["apply", "-i"], "maybe\nn\n");
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        run.stdout.matches("Please answer y, n, a or q.\n").count(),
+        1
+    );
+    assert!(
+        run.stdout
+            .ends_with("Apply this fix? [y]es [n]o [a]ll [q]uit: \n(no more answers: quitting)\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(read(dir.path(), "a.py"), LEAKY);
+    assert_eq!(read(dir.path(), "b.py"), LEAKY);
+    assert_eq!(
+        run.stderr,
+        "connfix: 2 files checked, 0 changed (0 fixes), 2 skipped, 0 findings, 0 errors\n"
+    );
+}
+
+#[test]
+fn json_gives_the_first_pass_edits_in_file_offsets() {
+    let source = "\u{feff}def route():\n    conn = get_db_connection()\n    conn.close()\n    with get_db_connection() as c:\n        pass\n";
+    let dir = tree(&[
+        ("a.py", source.as_bytes()),
+        ("bad.py", b"def get_db_connection(:\n"),
+    ]);
+    let run = connfix(dir.path(), &["check", "--json"]);
+    assert_eq!(run.code, 2);
+    let with = "`with get_db_connection()`: the connection's tracking is never released there, and a DB-API connection's `with` does not close it; bind it with `conn = get_db_connection()` and close it in a `finally`";
+    let release = "# Release tracking before closing connection\\n    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\\n        from src.utils.connection_tracker import track_connection_released\\n        track_connection_released(conn._tracking_context, conn._tracking_start)\\n    conn.close()";
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{{\"version\":1,\"files\":[\
+             {{\"path\":\"a.py\",\"changed\":true,\"complete\":true,\"edits\":[\
+             {{\"rule\":\"release-before-close\",\"fix\":1,\
+             \"start\":{{\"line\":3,\"column\":5,\"offset\":51}},\"end\":{{\"line\":3,\"column\":17,\"offset\":63}},\
+             \"replacement\":\"{release}\"}}],\
+             \"findings\":[\
+             {{\"rule\":\"release-before-close\",\"severity\":\"error\",\"message\":\"`conn` closed without releasing its connection tracking\",\
+             \"start\":{{\"line\":3,\"column\":5,\"offset\":51}},\"fixable\":true}},\
+             {{\"rule\":\"with-does-not-close\",\"severity\":\"warning\",\"message\":\"{with}\",\
+             \"start\":{{\"line\":4,\"column\":10,\"offset\":73}},\"fixable\":false}}],\"error\":null}},\
+             {{\"path\":\"bad.py\",\"changed\":false,\"complete\":true,\"edits\":[],\"findings\":[],\
+             \"error\":{{\"message\":\"syntax error: the Python parser (tree-sitter) cannot read this file, so it is left unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file\",\"line\":1,\"column\":23}}}}]}}\n"
+        )
+    );
+    assert_eq!(
+        run.stderr,
+        "bad.py:1:23: error: syntax error: the Python parser (tree-sitter) cannot read this file, so it is left unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file\n\
+         connfix: 1 file checked, 1 would change (1 fix), 1 finding, 1 error\n"
+    );
+}
+
+#[test]
+fn json_edits_applied_in_reverse_give_what_apply_writes() {
+    let dir = tree(&[("a.py", LEAKY.as_bytes())]);
+    let run = connfix(dir.path(), &["diff", "--json"]);
+    assert_eq!(run.code, 1);
+    let document: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let file = &document["files"][0];
+    assert_eq!(file["path"], "a.py");
+    assert_eq!(file["complete"], true);
+    let mut text = LEAKY.as_bytes().to_vec();
+    let mut edits: Vec<&serde_json::Value> = file["edits"].as_array().unwrap().iter().collect();
+    edits.sort_by_key(|e| std::cmp::Reverse(e["start"]["offset"].as_u64().unwrap()));
+    for edit in edits {
+        let start = edit["start"]["offset"].as_u64().unwrap() as usize;
+        let end = edit["end"]["offset"].as_u64().unwrap() as usize;
+        let replacement = edit["replacement"].as_str().unwrap().as_bytes();
+        text.splice(start..end, replacement.iter().copied());
+    }
+    assert_eq!(String::from_utf8(text).unwrap(), LEAKY_FIXED);
+    assert_eq!(
+        read(dir.path(), "a.py"),
+        LEAKY,
+        "diff --json writes nothing"
+    );
+}
+
+#[test]
+fn stdin_source_goes_to_stdout_fixed_under_its_name() {
+    let dir = tree(&[]);
+    let args = ["apply", "--stdin-filename", "src/routes/branding.py", "-"];
+    let run = connfix_with_input(dir.path(), &args, LEAKY);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (
+            1,
+            LEAKY_FIXED.replace("a.py::", "branding.py::").as_str(),
+            ""
+        )
+    );
+    let run = connfix_with_input(dir.path(), &args, "x = 1\n");
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "x = 1\n", "")
+    );
+
+    // A source it cannot fix comes back unchanged, the error names it.
+    let bad = "def get_db_connection(:\n";
+    let run = connfix_with_input(dir.path(), &args, bad);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, bad);
+    assert!(
+        run.stderr
+            .starts_with("src/routes/branding.py:1:23: error: syntax error"),
+        "{}",
+        run.stderr
+    );
+
+    let run = connfix_with_input(dir.path(), &["diff", "--stdin-filename", "x/a.py"], LEAKY);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.starts_with("--- a/x/a.py\n+++ b/x/a.py\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stderr, "");
+
+    let run = connfix_with_input(dir.path(), &["apply", "-"], LEAKY);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "connfix: error: `-` reads the source from standard input and needs --stdin-filename PATH (its name decides the helper's context string)\n"
+    );
+}
+
+#[test]
+fn completions_and_manual_page_come_from_the_command_line_definition() {
+    let dir = tree(&[]);
+    let bash = connfix(dir.path(), &["completions", "bash"]);
+    assert_eq!(bash.code, 0);
+    assert!(bash.stdout.starts_with("_connfix() {\n"), "{}", bash.stdout);
+    assert!(bash.stdout.contains("--stdin-filename"));
+    let zsh = connfix(dir.path(), &["completions", "zsh"]);
+    assert!(
+        zsh.stdout.starts_with("#compdef connfix\n"),
+        "{}",
+        zsh.stdout
+    );
+    let fish = connfix(dir.path(), &["completions", "fish"]);
+    assert!(
+        fish.stdout
+            .contains("complete -c connfix -n \"__fish_connfix_needs_command\" -f -a \"apply\""),
+        "{}",
+        fish.stdout
+    );
+    let man = connfix(dir.path(), &["man"]);
+    assert_eq!(man.code, 0);
+    assert!(man.stdout.contains(".TH connfix 1 "), "{}", man.stdout);
+    assert!(man.stdout.contains("connfix\\-apply(1)") || man.stdout.contains("apply"));
 }
