@@ -9,3 +9,13 @@
     ] @session
     attribute: (identifier) @method)
   (#any-of? @session_name @SESSIONS@)) @call
+
+; Flask-SQLAlchemy's `Model.query.<method>(...)`, which goes through
+; `db.session` too; the model's name is checked in Rust (CapWords).
+(call
+  function: (attribute
+    object: (attribute
+      object: (identifier) @model
+      attribute: (identifier) @query_attribute) @session
+    attribute: (identifier) @method)
+  (#eq? @query_attribute "query")) @call

@@ -4,7 +4,7 @@
 //! reads one source from standard input.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +21,9 @@ use crate::report::{self, JsonFile, JsonReport, Summary, display};
 use crate::review::Reviewer;
 use crate::rules::Severity;
 use crate::source::Rejection;
+
+/// Each worker thread's stack.
+const STACK_SIZE: usize = 256 << 20;
 
 /// Where one file's bytes come from.
 enum Input {
@@ -72,6 +75,11 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
     if view.mode == Mode::Apply && !view.stdin && !settings.interactive {
         crate::interrupt::install();
     }
+    // Deeply nested code makes deep syntax trees; a roomy stack (address
+    // space, not memory, until used) keeps the walks over them safe.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(STACK_SIZE)
+        .build_global();
     let inputs: Vec<Input> = match settings.stdin {
         Some(name) => vec![Input::Stdin(name)],
         None => discover::files(&settings.paths, &settings.exclude)
@@ -118,7 +126,31 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
             printer.emit(report)?;
         }
     }
+    let inserts_imports =
+        matches!(view.mode, Mode::Apply | Mode::Diff) && !view.stdin && printer.summary.changed > 0;
+    if inserts_imports && !settings.quiet && !tracker_found(&settings.paths, &config.tracker_module)
+    {
+        eprintln!(
+            "connfix: warning: the tracker module `{}` is not found above the paths given; the inserted \
+             imports fail unless it is importable (set `tracker_module` to yours)",
+            config.tracker_module
+        );
+    }
     printer.finish(settings.terminal.then(|| started.elapsed()))
+}
+
+/// Whether `module` (dotted) is a file or package in a folder at or above
+/// one of `paths`, as the inserted `from module import ...` will look for it.
+fn tracker_found(paths: &[PathBuf], module: &str) -> bool {
+    let relative = PathBuf::from(module.replace('.', "/"));
+    let cwd = std::env::current_dir().unwrap_or_default();
+    paths.iter().any(|path| {
+        let start = cwd.join(path);
+        start.ancestors().any(|folder| {
+            folder.join(&relative).with_extension("py").is_file()
+                || folder.join(&relative).join("__init__.py").is_file()
+        })
+    })
 }
 
 /// A bar on standard error while files are processed: only on a terminal,
@@ -241,6 +273,22 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "es" })
 }
 
+/// A file's bytes, unless it is larger than the limit: syntax trees take
+/// tens of times a file's size, so memory stays bounded.
+fn read_limited(path: &Path, max_kib: u64) -> Result<Vec<u8>, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read the file: {}", describe(&e)))?
+        .len();
+    if size > max_kib * 1024 {
+        return Err(format!(
+            "the file is {} KiB, over the limit of {max_kib} KiB (max_file_kib); it is left unchanged \
+             (raise max_file_kib to process it)",
+            size.div_ceil(1024)
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read the file: {}", describe(&e)))
+}
+
 /// `connfix report`: all files' findings, rendered at once.
 fn report(
     reports: &[FileReport],
@@ -291,8 +339,7 @@ fn process(
 ) -> FileReport {
     let (path, bytes) = match input {
         Input::Found(Found::File(path)) => {
-            let bytes =
-                std::fs::read(&path).map_err(|e| format!("cannot read the file: {}", describe(&e)));
+            let bytes = read_limited(&path, config.max_file_kib);
             (path, bytes)
         }
         Input::Found(Found::Error(path, message)) => (path, Err(message)),

@@ -22,6 +22,8 @@ pub struct Config {
     pub dispose_method: String,
     /// Glob patterns of paths not to walk into.
     pub exclude: Vec<String>,
+    /// Files larger than this many KiB are reported and skipped.
+    pub max_file_kib: u64,
     /// DB-API `connect` functions whose connections' `with` block ends the
     /// transaction without closing.
     pub dbapi_connects: Vec<String>,
@@ -44,6 +46,7 @@ impl Default for Config {
             engine_factories: vec!["create_engine".into(), "create_async_engine".into()],
             dispose_method: "dispose".into(),
             exclude: Vec::new(),
+            max_file_kib: 8192,
             dbapi_connects: [
                 "sqlite3.connect",
                 "psycopg2.connect",
@@ -195,7 +198,7 @@ mod tests {
         let error = load("connfix.toml", "helper = [\"x\"]\n").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `exclude`, `dbapi_connects`, `raw_connections`, `orm_sessions`, `safe_contexts` (in the top level)"
+            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `exclude`, `max_file_kib`, `dbapi_connects`, `raw_connections`, `orm_sessions`, `safe_contexts` (in the top level)"
         );
     }
 

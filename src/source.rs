@@ -329,24 +329,31 @@ fn declared_encoding(text: &[u8]) -> Option<String> {
     None
 }
 
+/// A conflict is a `<<<<<<<` line, then `=======`, then `>>>>>>>`: all
+/// three, in order. One of them alone (an RST underline of `=` in a
+/// docstring) is text.
 fn check_conflict_markers(text: &[u8]) -> Result<(), Rejection> {
+    let is = |line: &[u8], marker: &[u8]| {
+        line.starts_with(marker)
+            && matches!(line.get(marker.len()), None | Some(b' ') | Some(b'\r'))
+    };
     let mut offset = 0;
+    let mut start = None;
+    let mut middle = false;
     for line in text.split(|b| *b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let marker = [&b"<<<<<<< "[..], b">>>>>>> ", b"|||||||"]
-            .iter()
-            .any(|m| line.starts_with(m))
-            || line == b"<<<<<<<"
-            || line == b">>>>>>>"
-            || line == b"=======";
-        if marker {
+        if is(line, b"<<<<<<<") {
+            start = Some(offset);
+            middle = false;
+        } else if start.is_some() && is(line, b"=======") {
+            middle = true;
+        } else if let (Some(at), true) = (start, middle && is(line, b">>>>>>>")) {
             return Err(Rejection::at(
                 text,
-                offset,
+                at,
                 "unresolved merge-conflict marker; resolve the conflict, then run connfix again",
             ));
         }
-        offset += line.len() + 1 + usize::from(text.get(offset + line.len()) == Some(&b'\r'));
+        offset += line.len() + 1;
     }
     Ok(())
 }
@@ -401,6 +408,12 @@ mod tests {
                 .message
                 .starts_with("unresolved merge-conflict marker")
         );
+    }
+
+    #[test]
+    fn a_lone_separator_line_is_not_a_conflict() {
+        assert!(source("HELP = \"\"\"\nOptions\n=======\n\"\"\"\n").is_ok());
+        assert!(source("x = '''\n<<<<<<< not a conflict without its end\n'''\n").is_ok());
     }
 
     #[test]

@@ -20,6 +20,13 @@ pub fn replace(path: &Path, expected: &[u8], content: &[u8]) -> Result<(), Strin
         );
     }
     let folder = target.parent().unwrap_or(Path::new("."));
+    // Checked by mode bits, not by trying: as root the write would succeed.
+    if std::fs::metadata(folder).is_ok_and(|m| m.permissions().readonly()) {
+        return Err(format!(
+            "its folder {} is read-only; the file is left unchanged (make the folder writable to apply the fix)",
+            folder.display()
+        ));
+    }
     let mut temporary = tempfile::Builder::new()
         .prefix(".connfix-")
         .suffix(".tmp")

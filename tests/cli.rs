@@ -11,6 +11,10 @@ const LEAKY: &str = "def get_db_connection():\n    from src.db_compat import con
 
 const LEAKY_FIXED: &str = "def get_db_connection():\n    from src.db_compat import connect\n    from src.utils.connection_tracker import track_connection_acquired\n\n    # Track this connection acquisition\n    context, track_start = track_connection_acquired(\"a.py::get_db_connection\")\n    conn = connect(use_pool=True)\n    conn._tracking_context = context\n    conn._tracking_start = track_start\n    return conn\n\n\ndef route():\n    conn = get_db_connection()\n    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n        conn.close()\n";
 
+/// What `apply` and `diff` say when the temporary trees of these tests,
+/// which have no tracker module, get the tracker's imports.
+const TRACKER_WARNING: &str = "connfix: warning: the tracker module `src.utils.connection_tracker` is not found above the paths given; the inserted imports fail unless it is importable (set `tracker_module` to yours)\n";
+
 struct Run {
     code: i32,
     stdout: String,
@@ -69,7 +73,9 @@ fn apply_fixes_reports_and_exits_1_then_0() {
     assert_eq!(run.stdout, "fixed a.py (2 fixes)\n");
     assert_eq!(
         run.stderr,
-        "connfix: 2 files checked, 1 changed (2 fixes), 0 findings, 0 errors\n"
+        format!(
+            "{TRACKER_WARNING}connfix: 2 files checked, 1 changed (2 fixes), 0 findings, 0 errors\n"
+        )
     );
     assert_eq!(read(dir.path(), "a.py"), LEAKY_FIXED);
     let again = connfix(dir.path(), &["apply"]);
@@ -181,6 +187,7 @@ fn bad_files_are_reported_left_alone_and_the_rest_processed() {
          latin.py:1:6: error: the file is not valid UTF-8 and declares no encoding (PEP 263); convert it to UTF-8 or add a `# -*- coding: ... -*-` line\n\
          syntax.py:1:23: error: syntax error: the Python parser (tree-sitter) cannot read this file, so it is left unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file\n\
          utf16.py: error: the file is UTF-16 or UTF-32, which connfix does not read; convert it to UTF-8\n\
+         connfix: warning: the tracker module `src.utils.connection_tracker` is not found above the paths given; the inserted imports fail unless it is importable (set `tracker_module` to yours)\n\
          connfix: 2 files checked, 1 changed (2 fixes), 0 findings, 5 errors\n"
     );
     for (name, content) in &files[1..] {
@@ -607,7 +614,9 @@ fn interactive_writes_exactly_the_accepted_fixes_and_never_asks_twice() {
     );
     assert_eq!(
         run.stderr,
-        "connfix: 1 file checked, 1 changed (3 fixes), 0 findings, 0 errors\n"
+        format!(
+            "{TRACKER_WARNING}connfix: 1 file checked, 1 changed (3 fixes), 0 findings, 0 errors\n"
+        )
     );
     let expected = source
         .replace(
@@ -691,7 +700,9 @@ fn interactive_all_accepts_the_rest_and_quit_declines_the_rest() {
     assert_eq!(read(dir.path(), "b.py"), LEAKY);
     assert_eq!(
         run.stderr,
-        "connfix: 2 files checked, 1 changed (1 fix), 1 skipped, 0 findings, 0 errors\n"
+        format!(
+            "{TRACKER_WARNING}connfix: 2 files checked, 1 changed (1 fix), 1 skipped, 0 findings, 0 errors\n"
+        )
     );
 
     // The answers running out is a quit; unknown answers are asked again.
@@ -849,4 +860,21 @@ fn completions_and_manual_page_come_from_the_command_line_definition() {
     assert_eq!(man.code, 0);
     assert!(man.stdout.contains(".TH connfix 1 "), "{}", man.stdout);
     assert!(man.stdout.contains("connfix\\-apply(1)") || man.stdout.contains("apply"));
+}
+
+#[test]
+fn no_tracker_warning_when_the_module_is_there() {
+    let dir = tree(&[
+        (
+            "app/src/utils/connection_tracker.py",
+            b"def track_connection_released(c, s):\n    pass\n",
+        ),
+        ("app/src/routes/a.py", LEAKY.as_bytes()),
+    ]);
+    let run = connfix(dir.path(), &["apply", "app/src/routes/a.py"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "connfix: 1 file checked, 1 changed (2 fixes), 0 findings, 0 errors\n"
+    );
 }

@@ -69,14 +69,33 @@ impl Rule for CloseNotGuaranteed {
             }
             let line = |n: Node| n.start_position().row + 1;
             let closes: Vec<String> = a.closes().map(|u| line(u.node).to_string()).collect();
-            let message = format!(
-                "`{}` (line {}) is closed on line{} {} outside any `finally`: an exception or return before \
-                 that leaks the connection; close it in a `finally`",
-                a.name,
-                line(a.statement),
-                if closes.len() == 1 { "" } else { "s" },
-                closes.join(", ")
-            );
+            let in_finally = a.closes().find(|u| {
+                let mut at = u.node;
+                while let Some(p) = at.parent().filter(|p| *p != a.scope) {
+                    if p.kind() == "finally_clause" {
+                        return true;
+                    }
+                    at = p;
+                }
+                false
+            });
+            let message = match in_finally {
+                Some(close) => format!(
+                    "`{}` (line {}) is closed in the `finally` on line {}, but the statements between the \
+                     acquisition and that `try` can raise first and leak it; move them into the `try`",
+                    a.name,
+                    line(a.statement),
+                    line(close.node)
+                ),
+                None => format!(
+                    "`{}` (line {}) is closed on line{} {} outside any `finally`: an exception or return \
+                     before that leaks the connection; close it in a `finally`",
+                    a.name,
+                    line(a.statement),
+                    if closes.len() == 1 { "" } else { "s" },
+                    closes.join(", ")
+                ),
+            };
             out.push(match self.wrap(file, &a, src) {
                 Some(fix) => Diagnostic::fix(ID, a.statement, message, fix),
                 None => Diagnostic::new(ID, a.statement, message),

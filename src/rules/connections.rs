@@ -18,7 +18,8 @@ const QUERY_FILE: &str = "connections.scm";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UseKind {
     /// `name.close()` as a statement; `finally` says whether a `finally`
-    /// clause holds it.
+    /// clause holds it whose `try` holds the acquisition or follows it at
+    /// once (so nothing can raise between).
     Close { finally: bool },
     /// `name.close()` inside an expression (`return name.close()`).
     CloseInExpression,
@@ -173,7 +174,7 @@ fn uses<'t>(scope: Node<'t>, statement: Node<'t>, name: &[u8], src: &[u8]) -> Ve
             continue;
         }
         if n.kind() == "identifier" && text(n, src) == name {
-            if let Some(kind) = classify(n, scope, src) {
+            if let Some(kind) = classify(n, scope, statement, src) {
                 out.push(Use { node: n, kind });
             }
             continue;
@@ -185,7 +186,7 @@ fn uses<'t>(scope: Node<'t>, statement: Node<'t>, name: &[u8], src: &[u8]) -> Ve
 }
 
 /// What the occurrence `ident` of the name does, if anything that matters.
-fn classify(ident: Node, scope: Node, src: &[u8]) -> Option<UseKind> {
+fn classify(ident: Node, scope: Node, statement: Node, src: &[u8]) -> Option<UseKind> {
     let parent = ident.parent()?;
     // Inside a nested function or lambda: captured, so passed on.
     let mut at = parent;
@@ -216,7 +217,16 @@ fn classify(ident: Node, scope: Node, src: &[u8]) -> Option<UseKind> {
                     break;
                 }
                 if p.kind() == "finally_clause" {
-                    return Some(UseKind::Close { finally: true });
+                    // The `finally` guards the connection only if its `try`
+                    // holds the acquisition or comes right after it.
+                    let try_statement = p.parent()?;
+                    let mut next = statement.next_named_sibling();
+                    while let Some(c) = next.filter(|c| c.kind() == "comment") {
+                        next = c.next_named_sibling();
+                    }
+                    let guarded = try_statement.start_byte() <= statement.start_byte()
+                        || next == Some(try_statement);
+                    return Some(UseKind::Close { finally: guarded });
                 }
                 at = p;
             }

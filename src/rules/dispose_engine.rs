@@ -270,10 +270,17 @@ impl<'t> Engine<'_, 't> {
         Diagnostic::fix(
             ID,
             self.call,
-            format!(
-                "engine `{name}` from `{}(...)` is never disposed",
-                self.factory
-            ),
+            match bare {
+                Some(bare) => format!(
+                    "engine `{name}` from `{}(...)` is disposed on line {} only if nothing before it raises",
+                    self.factory,
+                    bare.start_position().row + 1
+                ),
+                None => format!(
+                    "engine `{name}` from `{}(...)` is never disposed",
+                    self.factory
+                ),
+            },
             Fix::new(vec![try_finally(self.file, stmt, last, finally)]),
         )
     }

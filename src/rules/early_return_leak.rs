@@ -67,7 +67,10 @@ impl Rule for EarlyReturnLeak {
                     exits.push(n);
                 }
             });
-            for exit in exits.into_iter().filter(|e| !closed_before(*e, &a)) {
+            for exit in exits
+                .into_iter()
+                .filter(|e| !closed_before(*e, &a) && !finally_closes(*e, &a))
+            {
                 let keyword = if exit.kind() == "raise_statement" {
                     "raise"
                 } else {
@@ -112,6 +115,31 @@ fn closed_before(exit: Node, a: &Acquisition) -> bool {
             Some(parent) => at = parent,
             None => break,
         }
+    }
+    false
+}
+
+/// Whether a `try` around `exit` closes the connection in its `finally`.
+fn finally_closes(exit: Node, a: &Acquisition) -> bool {
+    let mut at = exit;
+    while let Some(parent) = at.parent() {
+        if parent == a.scope {
+            break;
+        }
+        if parent.kind() == "try_statement" && at.kind() != "finally_clause" {
+            let mut cursor = parent.walk();
+            let finally = parent
+                .named_children(&mut cursor)
+                .find(|c| c.kind() == "finally_clause");
+            if finally.is_some_and(|f| {
+                a.closes().any(|u| {
+                    f.start_byte() <= u.node.start_byte() && u.node.end_byte() <= f.end_byte()
+                })
+            }) {
+                return true;
+            }
+        }
+        at = parent;
     }
     false
 }

@@ -9,6 +9,9 @@
 //!     ...
 //! ```
 //!
+//! Also Flask-SQLAlchemy's `Model.query.filter_by(...)` (a CapWords name
+//! before `.query`), which goes through `db.session` too.
+//!
 //! Report only: the replacement (`connection_ctx()` and SQL) is a rewrite by
 //! hand. Sessions are configurable (`orm_sessions`).
 
@@ -28,6 +31,7 @@ pub struct OrmBypass {
     call: u32,
     session: u32,
     method: u32,
+    model: u32,
     sessions: Vec<String>,
 }
 
@@ -44,6 +48,7 @@ impl OrmBypass {
             call: syntax::capture(&query, QUERY_FILE, "call")?,
             session: syntax::capture(&query, QUERY_FILE, "session")?,
             method: syntax::capture(&query, QUERY_FILE, "method")?,
+            model: syntax::capture(&query, QUERY_FILE, "model")?,
             query,
             sessions: config.orm_sessions.clone(),
         })
@@ -56,7 +61,9 @@ impl Rule for OrmBypass {
     }
 
     fn needles(&self) -> Vec<String> {
-        last_parts(&self.sessions)
+        let mut needles = last_parts(&self.sessions);
+        needles.push(".query.".into());
+        needles
     }
 
     fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
@@ -80,13 +87,17 @@ impl Rule for OrmBypass {
                 continue;
             };
             let session = text(session, src);
-            let known = self.sessions.iter().any(|s| {
-                let s = s.as_bytes();
-                session == s
-                    || (session.len() > s.len()
-                        && session.ends_with(s)
-                        && session[session.len() - s.len() - 1] == b'.')
-            });
+            let model = node(self.model).map(|m| text(m, src));
+            let known = match model {
+                Some(model) => model.first().is_some_and(u8::is_ascii_uppercase),
+                None => self.sessions.iter().any(|s| {
+                    let s = s.as_bytes();
+                    session == s
+                        || (session.len() > s.len()
+                            && session.ends_with(s)
+                            && session[session.len() - s.len() - 1] == b'.')
+                }),
+            };
             if known {
                 out.push(Diagnostic::new(
                     ID,

@@ -410,20 +410,22 @@ impl<'s> Flow<'s> {
         }
     }
 
+    /// `helper()`, also awaited, parenthesised or as either branch of a
+    /// conditional expression (iteratively: nesting can be deep).
     fn is_helper_call(&self, value: Node) -> bool {
-        match value.kind() {
-            "call" => calls_one_of(value, self.helpers, self.src).is_some(),
-            "await" | "parenthesized_expression" => {
-                value.named_child(0).is_some_and(|v| self.is_helper_call(v))
+        let mut stack = vec![value];
+        while let Some(node) = stack.pop() {
+            match node.kind() {
+                "call" if calls_one_of(node, self.helpers, self.src).is_some() => return true,
+                "await" | "parenthesized_expression" => stack.extend(node.named_child(0)),
+                "conditional_expression" => {
+                    let mut cursor = node.walk();
+                    stack.extend(node.named_children(&mut cursor));
+                }
+                _ => {}
             }
-            "conditional_expression" => {
-                let mut cursor = value.walk();
-                value
-                    .named_children(&mut cursor)
-                    .any(|v| self.is_helper_call(v))
-            }
-            _ => false,
         }
+        false
     }
 
     fn unbind(&self, target: Node, state: &mut State<'s>) {

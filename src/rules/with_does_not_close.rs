@@ -47,17 +47,31 @@ impl WithDoesNotClose {
         })
     }
 
-    /// What the helper `name` defined in this file returns: whether it is a
-    /// DB-API connection, if the helper is defined here.
-    fn helper_returns_dbapi(&self, file: &SourceFile, name: &[u8]) -> Option<bool> {
+    /// What the helper `name` defined in this file hands out.
+    fn helper_kind(&self, file: &SourceFile, name: &[u8]) -> HelperKind {
         let src = file.text.as_slice();
         let mut found = None;
+        let mut managed = false;
         syntax::walk_scope(file.tree.root_node(), true, |n| {
             if n.kind() == "function_definition"
                 && n.child_by_field_name("name")
                     .is_some_and(|m| text(m, src) == name)
             {
                 let body = n.child_by_field_name("body");
+                // A generator or `@contextmanager` helper manages the
+                // connection itself: `with` is its right use.
+                let mut generator = false;
+                if let Some(b) = body {
+                    syntax::walk_scope(b, false, |y| generator |= y.kind() == "yield");
+                }
+                let decorated = n.parent().is_some_and(|d| {
+                    d.kind() == "decorated_definition"
+                        && memchr::memmem::find(text(d, src), b"contextmanager").is_some()
+                });
+                if generator || decorated {
+                    managed = true;
+                    return;
+                }
                 let dbapi = body.is_some_and(|b| {
                     let stmts = statements(b);
                     stmts.iter().any(|s| {
@@ -74,7 +88,11 @@ impl WithDoesNotClose {
                 found = Some(found.unwrap_or(false) || dbapi);
             }
         });
-        found
+        match (managed, found) {
+            (true, _) => HelperKind::ContextManager,
+            (false, Some(true)) => HelperKind::DbApi,
+            _ => HelperKind::Unknown,
+        }
     }
 
     /// Whether `name` at `node` holds a DB-API connection bound in its
@@ -99,6 +117,16 @@ impl WithDoesNotClose {
         });
         bound
     }
+}
+
+/// What a helper used in `with` hands out.
+enum HelperKind {
+    /// A generator or `@contextmanager`: it closes what it yields.
+    ContextManager,
+    /// A DB-API connection, whose `with` does not close it.
+    DbApi,
+    /// Not defined in this file, or something else.
+    Unknown,
 }
 
 const CLOSING: &str =
@@ -146,8 +174,9 @@ impl Rule for WithDoesNotClose {
                         ));
                     } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
                         let helper = last_parts(&self.config.helpers).swap_remove(i);
-                        let message = match self.helper_returns_dbapi(file, helper.as_bytes()) {
-                            Some(true) => format!(
+                        let message = match self.helper_kind(file, helper.as_bytes()) {
+                            HelperKind::ContextManager => continue,
+                            HelperKind::DbApi => format!(
                                 "`{helper}()` returns a DB-API connection, whose `with` ends the transaction but \
                                  does not close it; {CLOSING}"
                             ),

@@ -1,0 +1,10 @@
+HELP = """
+Options
+=======
+<<<<<<< looks like a marker but has no end
+"""
+
+
+def route():
+    conn = get_db_connection()
+    conn.close()

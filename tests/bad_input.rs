@@ -1,0 +1,195 @@
+//! Bad and hostile input at the command line: every case ends in a clear
+//! message or a clean result, never a panic, never a half-written file. The
+//! README's table of bad-input cases points at these tests.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+const LEAKY: &str = "def route():\n    conn = get_db_connection()\n    conn.close()\n";
+const LEAKY_FIXED: &str = "def route():\n    conn = get_db_connection()\n    # Release tracking before closing connection\n    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n        from src.utils.connection_tracker import track_connection_released\n        track_connection_released(conn._tracking_context, conn._tracking_start)\n    conn.close()\n";
+
+fn connfix(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::cargo_bin("connfix")
+        .unwrap()
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_20_mb_file_is_refused_quickly_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = "x = 1  # filler\n".repeat((20 << 20) / 16);
+    text.push_str(LEAKY);
+    std::fs::write(dir.path().join("big.py"), &text).unwrap();
+    std::fs::write(dir.path().join("small.py"), LEAKY).unwrap();
+    let (code, stdout, stderr) = connfix(dir.path(), &["apply", "--quiet"]);
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "fixed small.py (1 fix)\n");
+    assert_eq!(
+        stderr,
+        "big.py: error: the file is 20481 KiB, over the limit of 8192 KiB (max_file_kib); it is left unchanged (raise max_file_kib to process it)\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("big.py")).unwrap(),
+        text
+    );
+}
+
+#[test]
+fn ten_thousand_deep_nesting_does_not_overflow_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let depth = 10_000;
+    let expression = format!(
+        "def f():\n    conn = get_db_connection({}1{})\n    conn.close()\n",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    // Statement nesting costs its indentation on every line: 1,000 levels
+    // at one space a level (CPython stops at 100).
+    let levels = 1_000;
+    let mut blocks = String::from("def g():\n conn = get_db_connection()\n");
+    for level in 1..=levels {
+        blocks.push_str(&" ".repeat(level));
+        blocks.push_str("if conn:\n");
+    }
+    blocks.push_str(&" ".repeat(levels + 1));
+    blocks.push_str("conn.close()\n");
+    std::fs::write(dir.path().join("expression.py"), &expression).unwrap();
+    std::fs::write(dir.path().join("blocks.py"), &blocks).unwrap();
+    // The parser gives up on 10,000 nested blocks (Python itself stops at
+    // 100 levels): a clear error for that file; the expression is fixed.
+    let (code, stdout, stderr) = connfix(dir.path(), &["apply", "--quiet"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stdout, "fixed expression.py (1 fix)\n");
+    assert!(stderr.starts_with("blocks.py:1:1: error: syntax error: the Python parser (tree-sitter) cannot read this file"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("blocks.py")).unwrap(),
+        blocks
+    );
+    let fixed = std::fs::read_to_string(dir.path().join("expression.py")).unwrap();
+    assert!(fixed.contains("track_connection_released(conn._tracking_context"));
+}
+
+#[test]
+fn symlinks_leaving_the_tree_are_not_followed_while_walking() {
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.py"), LEAKY).unwrap();
+    std::fs::create_dir(outside.path().join("pkg")).unwrap();
+    std::fs::write(outside.path().join("pkg/mod.py"), LEAKY).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.py"), dir.path().join("link.py"))
+        .unwrap();
+    std::os::unix::fs::symlink(outside.path().join("pkg"), dir.path().join("pkg")).unwrap();
+    let (code, stdout, _) = connfix(dir.path(), &["apply", "--quiet"]);
+    assert_eq!((code, stdout.as_str()), (0, ""));
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("secret.py")).unwrap(),
+        LEAKY
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("pkg/mod.py")).unwrap(),
+        LEAKY
+    );
+    // Named explicitly, a link is processed, and written through to its target.
+    let (code, stdout, _) = connfix(dir.path(), &["apply", "--quiet", "link.py"]);
+    assert_eq!((code, stdout.as_str()), (1, "fixed link.py (1 fix)\n"));
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("secret.py")).unwrap(),
+        LEAKY_FIXED
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("link.py"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn a_folder_named_like_a_file_and_a_read_only_folder_are_errors() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("x.py")).unwrap();
+    let (code, _, stderr) = connfix(dir.path(), &["check", "--quiet", "x.py/"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (0, ""),
+        "a folder named x.py is walked, and is empty"
+    );
+
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("a.py"), LEAKY).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let (code, _, stderr) = connfix(dir.path(), &["apply", "--quiet", "locked"]);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("locked/a.py: error: its folder "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "is read-only; the file is left unchanged (make the folder writable to apply the fix)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(locked.join("a.py")).unwrap(), LEAKY);
+}
+
+#[test]
+fn an_interrupted_apply_leaves_every_file_whole_and_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = 3000;
+    for i in 0..files {
+        std::fs::write(dir.path().join(format!("m{i:04}.py")), LEAKY).unwrap();
+    }
+    let child = Command::cargo_bin("connfix")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["apply", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let output = child.wait_with_output().unwrap();
+    let code = output.status.code();
+    assert!(
+        matches!(code, Some(1) | Some(2)),
+        "{code:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut fixed = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.ends_with(".py") && name.starts_with('m'),
+            "left behind: {name}"
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text == LEAKY || text == LEAKY_FIXED,
+            "{name} is half-written"
+        );
+        fixed += usize::from(text == LEAKY_FIXED);
+    }
+    if code == Some(2) {
+        assert!(String::from_utf8_lossy(&output.stderr).contains("connfix: interrupted"));
+        assert!(fixed < files);
+    }
+}
