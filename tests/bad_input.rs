@@ -193,3 +193,19 @@ fn an_interrupted_apply_leaves_every_file_whole_and_no_temporary_file() {
         assert!(fixed < files);
     }
 }
+
+#[test]
+fn an_unreadable_file_is_an_error_and_the_rest_are_processed() {
+    // Permission bits do not stop root (CI runs as root): a file whose read
+    // fails whoever reads it stands in for an unreadable one.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.py"), LEAKY).unwrap();
+    let (code, stdout, stderr) =
+        connfix(dir.path(), &["check", "--quiet", "/proc/self/mem", "a.py"]);
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "would fix a.py (1 fix)\n");
+    assert_eq!(
+        stderr,
+        "/proc/self/mem: error: cannot read the file: Input/output error\n"
+    );
+}
