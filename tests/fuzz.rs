@@ -163,7 +163,7 @@ fn count(counter: &AtomicUsize) {
     counter.fetch_add(1, Ordering::Relaxed);
     let run = RUN.load(Ordering::Relaxed);
     if std::ptr::eq(counter, &RUN)
-        && run % 5000 == 0
+        && run.is_multiple_of(5000)
         && std::env::var_os("CONNFIX_FUZZ_STATS").is_some()
     {
         eprintln!(
