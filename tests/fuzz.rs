@@ -196,18 +196,16 @@ proptest! {
         if result.is_err() {
             count(&REJECTED);
         }
-        if let Ok(outcome) = result {
-            if let Some((old, new)) = outcome.change {
-                count(&CHANGED);
-                prop_assert_eq!(&old, &input);
-                let text = new.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&new);
-                let tree = connfix::source::parse_tree(text);
-                prop_assert!(!tree.root_node().has_error(), "the output does not parse:\n{}", String::from_utf8_lossy(&new));
-                let again = fixer().run(path, new.clone());
-                prop_assert!(again.is_ok(), "the output is rejected: {:?}", again.err());
-                let again = again.unwrap();
-                prop_assert!(again.change.is_none(), "not a fixed point:\n{}", String::from_utf8_lossy(&new));
-            }
+        if let Some((old, new)) = result.ok().and_then(|outcome| outcome.change) {
+            count(&CHANGED);
+            prop_assert_eq!(&old, &input);
+            let text = new.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&new);
+            let tree = connfix::source::parse_tree(text);
+            prop_assert!(!tree.root_node().has_error(), "the output does not parse:\n{}", String::from_utf8_lossy(&new));
+            let again = fixer().run(path, new.clone());
+            prop_assert!(again.is_ok(), "the output is rejected: {:?}", again.err());
+            let again = again.unwrap();
+            prop_assert!(again.change.is_none(), "not a fixed point:\n{}", String::from_utf8_lossy(&new));
         }
         count(&RUN);
     }
