@@ -149,7 +149,7 @@ mod tests {
     fn indent_region_skips_blank_lines_and_string_continuations() {
         let text = b"x = 1\n    s = '''\nkeep\n  '''\n\n    y()\n";
         let start = text.iter().position(|b| *b == b'\'').unwrap();
-        let end = start + 12; // '''\nkeep\n  '''
+        let end = start + 14; // the literal with its quotes
         assert_eq!(&text[start..end], b"'''\nkeep\n  '''");
         let out = indent_region(
             text,
