@@ -69,9 +69,15 @@ impl Fixer {
                     text: file.text,
                 });
             }
-            let (text, skipped) = edit::apply(&now.text, &fixes);
+            let edit::Applied {
+                text,
+                skipped,
+                edits,
+            } = edit::apply_fixes(&now.text, &fixes);
             applied += fixes.len() - skipped;
-            let next = SourceFile::parse(path, bom, text, Some(now.style.clone())).map_err(|r| Rejection {
+            // Only the edited parts are parsed again: verifying costs about
+            // what the edits insert, not a second parse of the file.
+            let next = now.reparse(text, &edits).map_err(|r| Rejection {
                 position: r.position,
                 message: format!(
                     "internal error: connfix's fixes would make this file unparsable there; the file is left \
