@@ -1,6 +1,7 @@
 //! The floors connfix is measured against (`bench/run.sh`): the same walk
-//! (`connfix::discover`), the same rayon setup (one file per job, the default
-//! thread count or `RAYON_NUM_THREADS`) and the same thread-local
+//! (`connfix::discover`), the same workers (`connfix::command::in_order`: one
+//! file per job, rayon's thread count, so `RAYON_NUM_THREADS` sets it for
+//! both) and the same thread-local
 //! tree-sitter parser as `connfix`, doing only
 //!
 //! - `read`: walk and read every file;
@@ -10,8 +11,6 @@
 //! optimised away. Build: `cargo build --release --example floor`.
 
 use std::path::PathBuf;
-
-use rayon::prelude::*;
 
 use connfix::discover::{self, Found};
 
@@ -26,25 +25,28 @@ fn main() {
     let parse = mode == "parse";
     let exclude = discover::exclusions(&[]).expect("no globs always build");
     let found = discover::files(&paths, &exclude);
-    let (files, bytes, nodes) = found
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|found| {
-            let Found::File(path) = found else {
-                return (0, 0, 0);
-            };
-            let Ok(text) = std::fs::read(&path) else {
-                return (0, 0, 0);
-            };
-            let nodes = if parse {
-                connfix::source::parse_tree(&text)
-                    .root_node()
-                    .descendant_count()
-            } else {
-                0
-            };
-            (1, text.len(), nodes)
-        })
-        .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+    let threads = rayon::current_num_threads();
+    let (mut files, mut bytes, mut nodes) = (0, 0, 0);
+    let work = |found: &Found| {
+        let Found::File(path) = found else {
+            return (0, 0, 0);
+        };
+        let Ok(text) = std::fs::read(path) else {
+            return (0, 0, 0);
+        };
+        let count = if parse {
+            connfix::source::parse_tree(&text)
+                .root_node()
+                .descendant_count()
+        } else {
+            0
+        };
+        (1, text.len(), count)
+    };
+    connfix::command::in_order(&found, threads, work, |(f, b, n)| {
+        (files, bytes, nodes) = (files + f, bytes + b, nodes + n);
+        Ok(())
+    })
+    .expect("counting cannot fail");
     println!("{mode}: {files} files, {bytes} bytes, {nodes} nodes");
 }

@@ -1,11 +1,13 @@
 //! One run: discover files, fix each in parallel (one file per job, one
-//! parser per thread), then report in path order and pick the exit code.
+//! parser per thread), report each in path order as soon as it is next
+//! (never holding every file's report), and pick the exit code.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use crate::cli::{Mode, Settings};
 use crate::discover::{self, Found, describe};
@@ -32,17 +34,13 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
     let fixer = Fixer::new(settings.rules);
     let mode = settings.mode;
     let color = settings.color;
-    let reports: Vec<FileReport> = found
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|found| process(&fixer, found, mode, color))
-        .collect();
-
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut err = std::io::stderr().lock();
     let mut summary = Summary::default();
-    for report in &reports {
+    let threads = rayon::current_num_threads();
+    let process = |found: &Found| process(&fixer, found, mode, color);
+    in_order(&found, threads, process, |report| {
         summary.files += usize::from(report.error.is_none());
         out.write_all(&report.diff)?;
         if let Some(fixes) = report.changed {
@@ -71,7 +69,8 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
             summary.errors += 1;
             writeln!(err, "{error}")?;
         }
-    }
+        Ok(())
+    })?;
     if crate::interrupt::requested() {
         summary.errors += 1;
         writeln!(
@@ -89,16 +88,75 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
     Ok(summary.exit_code())
 }
 
+/// How far past the file being reported the workers may run: bounds the
+/// finished reports held back to keep the output in path order (a slow file
+/// holds up printing, not working, until the others are this far ahead).
+const WINDOW: usize = 512;
+
+/// Run `work` on every item with `threads` threads, one item per job, taken
+/// in order from a shared counter (no lock on the hot path), and hand the
+/// results to `sink` in the order of the items as soon as each is next. At
+/// most `WINDOW` results wait at once, so memory stays bounded however many
+/// items there are. A `sink` error stops the workers and is returned.
+pub fn in_order<I: Sync, T: Send>(
+    items: &[I],
+    threads: usize,
+    work: impl Fn(&I) -> T + Sync,
+    mut sink: impl FnMut(T) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let next = AtomicUsize::new(0);
+    let sunk = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(usize, T)>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            let (tx, next, sunk, stop, work) = (tx.clone(), &next, &sunk, &stop, &work);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= items.len() {
+                        return;
+                    }
+                    while i >= sunk.load(Ordering::Acquire) + WINDOW {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_micros(200));
+                    }
+                    if tx.send((i, work(&items[i]))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut wanted = 0;
+        for (i, result) in rx {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&wanted) {
+                wanted += 1;
+                sunk.store(wanted, Ordering::Release);
+                if let Err(error) = sink(result) {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
 fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "es" })
 }
 
-fn process(fixer: &Fixer, found: Found, mode: Mode, color: bool) -> FileReport {
+fn process(fixer: &Fixer, found: &Found, mode: Mode, color: bool) -> FileReport {
     let (path, error) = match found {
         Found::File(path) => (path, None),
-        Found::Error(path, message) => (path, Some(message)),
+        Found::Error(path, message) => (path, Some(message.clone())),
     };
-    let shown = display(&path);
+    let shown = display(path);
     let mut report = FileReport {
         path: shown.clone(),
         lines: Vec::new(),
@@ -129,7 +187,7 @@ fn process(fixer: &Fixer, found: Found, mode: Mode, color: bool) -> FileReport {
             },
         );
     }
-    let bytes = match std::fs::read(&path) {
+    let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) => {
             return fail(
@@ -141,7 +199,7 @@ fn process(fixer: &Fixer, found: Found, mode: Mode, color: bool) -> FileReport {
             );
         }
     };
-    let outcome = match fixer.run(&path, bytes) {
+    let outcome = match fixer.run(path, bytes) {
         Ok(outcome) => outcome,
         Err(rejection) => return fail(report, rejection),
     };
@@ -159,7 +217,7 @@ fn process(fixer: &Fixer, found: Found, mode: Mode, color: bool) -> FileReport {
         match mode {
             Mode::Diff => report.diff = crate::diff::unified(&shown, old, new, color),
             Mode::Apply => {
-                if let Err(message) = crate::write::replace(&path, old, new) {
+                if let Err(message) = crate::write::replace(path, old, new) {
                     return fail(
                         report,
                         Rejection {
@@ -187,4 +245,48 @@ fn display(path: &Path) -> String {
         .unwrap_or(path)
         .to_string_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_hands_results_over_in_item_order_past_the_window() {
+        let items: Vec<usize> = (0..3 * WINDOW).collect();
+        let mut seen = Vec::new();
+        let slow_first = |i: &usize| {
+            if *i == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            i * 2
+        };
+        in_order(&items, 4, slow_first, |r| {
+            seen.push(r);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn in_order_stops_at_the_first_sink_error() {
+        let items: Vec<usize> = (0..10_000).collect();
+        let mut taken = 0;
+        let result = in_order(
+            &items,
+            2,
+            |i| *i,
+            |_| {
+                taken += 1;
+                if taken == 3 {
+                    Err(std::io::Error::other("broken pipe"))
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert_eq!(result.unwrap_err().to_string(), "broken pipe");
+        assert_eq!(taken, 3);
+    }
 }
