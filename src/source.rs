@@ -3,7 +3,7 @@
 //! before any rule runs (unreadable, binary, undecodable, merge conflict,
 //! syntax error) lives here, so every later step can trust its input.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
 
 use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
@@ -145,6 +145,10 @@ pub struct SourceFile {
     pub text: Vec<u8>,
     pub tree: Tree,
     pub style: Style,
+    /// Every named node as (kind id, pre-order descendant index), built by
+    /// one walk the first time a rule asks for nodes of some kinds: the
+    /// rules share it instead of each walking the tree.
+    named: OnceCell<Vec<(u16, u32)>>,
 }
 
 /// Why a file was not processed, with the position to point at.
@@ -298,7 +302,42 @@ impl SourceFile {
             text,
             tree,
             style,
+            named: OnceCell::new(),
         })
+    }
+
+    /// The nodes whose kind id is one of `kinds`, in pre-order (document
+    /// order, a node before the nodes inside it).
+    pub fn nodes_of_kinds<'a>(&'a self, kinds: &[u16]) -> impl Iterator<Item = Node<'a>> {
+        let named = self.named.get_or_init(|| {
+            let mut out = Vec::new();
+            let mut walk = self.tree.walk();
+            'walk: loop {
+                let node = walk.node();
+                if node.is_named() {
+                    out.push((node.kind_id(), walk.descendant_index() as u32));
+                }
+                if walk.goto_first_child() {
+                    continue;
+                }
+                while !walk.goto_next_sibling() {
+                    if !walk.goto_parent() {
+                        break 'walk;
+                    }
+                }
+            }
+            out
+        });
+        // Going from one node to a later one only climbs to their common
+        // ancestor and steps down again, skipping whole subtrees.
+        let mut cursor = self.tree.walk();
+        named
+            .iter()
+            .filter(|(kind, _)| kinds.contains(kind))
+            .map(move |&(_, index)| {
+                cursor.goto_descendant(index as usize);
+                cursor.node()
+            })
     }
 
     /// The file's bytes as they are on disk, from (possibly edited) text.

@@ -6,6 +6,8 @@ use tree_sitter::{Node, Query, QueryCursor, QueryMatch, StreamingIterator};
 
 use anyhow::{Context, Result};
 
+use crate::source::SourceFile;
+
 /// Compile a query shipped in `queries/`, naming the file on failure.
 pub fn compile_query(file: &str, source: &str) -> Result<Query> {
     Query::new(&tree_sitter_python::LANGUAGE.into(), source)
@@ -20,22 +22,23 @@ pub fn capture(query: &Query, file: &str, name: &str) -> Result<u32> {
         .with_context(|| format!("queries/{file}: the query has no capture @{name}"))
 }
 
-/// Call `each` with every match of `query` in the tree under `root`: the
-/// matches a query cursor run over the whole tree finds, found faster. A
-/// query cursor costs several times what a plain cursor walk costs for every
-/// node it visits, so a walk picks the nodes whose kind is one of `kinds`
-/// (the kinds of the query's patterns' outermost nodes) and the query runs
-/// only at those, pinned to them. Debug builds (every test) check that the
-/// matches are those of a whole-tree run, so a query whose outermost kinds
-/// change without `kinds` fails loudly.
+/// Call `each` with every match of `query` in `file`: the matches a query
+/// cursor run over the whole tree finds, found faster. A query cursor costs
+/// several times what a plain cursor walk costs for every node it visits,
+/// and each rule would walk the whole tree again; instead the file's one
+/// shared walk (`SourceFile::nodes_of_kinds`) gives the nodes whose kind is
+/// one of `kinds` (the kinds of the query's patterns' outermost nodes) and
+/// the query runs only at those, pinned to them. Debug builds (every test)
+/// check that the matches are those of a whole-tree run, so a query whose
+/// outermost kinds change without `kinds` fails loudly.
 pub fn for_each_match<'t>(
     query: &Query,
-    root: Node<'t>,
-    src: &[u8],
+    file: &'t SourceFile,
     kinds: &[&str],
     mut each: impl FnMut(&QueryMatch<'_, 't>),
 ) {
-    let language = root.language();
+    let src = file.text.as_slice();
+    let language = file.tree.language();
     let ids: Vec<u16> = kinds
         .iter()
         .map(|kind| language.id_for_node_kind(kind, true))
@@ -45,31 +48,19 @@ pub fn for_each_match<'t>(
     let mut seen = Vec::new();
     let mut matches_at = QueryCursor::new();
     matches_at.set_max_start_depth(Some(0));
-    let mut walk = root.walk();
-    'walk: loop {
-        let node = walk.node();
-        if ids.contains(&node.kind_id()) {
-            let mut matches = matches_at.matches(query, node, src);
-            while let Some(m) = matches.next() {
-                #[cfg(debug_assertions)]
-                seen.push(match_key(m));
-                each(m);
-            }
-        }
-        if walk.goto_first_child() {
-            continue;
-        }
-        while !walk.goto_next_sibling() {
-            if !walk.goto_parent() {
-                break 'walk;
-            }
+    for node in file.nodes_of_kinds(&ids) {
+        let mut matches = matches_at.matches(query, node, src);
+        while let Some(m) = matches.next() {
+            #[cfg(debug_assertions)]
+            seen.push(match_key(m));
+            each(m);
         }
     }
     #[cfg(debug_assertions)]
     {
         let mut whole = Vec::new();
         let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(query, root, src);
+        let mut matches = cursor.matches(query, file.tree.root_node(), src);
         while let Some(m) = matches.next() {
             whole.push(match_key(m));
         }

@@ -74,7 +74,7 @@ impl Rule for DisposeEngine {
         }
         let src = file.text.as_slice();
         let mut calls = Vec::new();
-        syntax::for_each_match(&self.query, file.tree.root_node(), src, &["call"], |m| {
+        syntax::for_each_match(&self.query, file, &["call"], |m| {
             calls.extend(
                 m.captures()
                     .iter()

@@ -90,7 +90,7 @@ impl Rule for ReleaseBeforeClose {
         // Close calls, grouped by the scope that holds them.
         let mut by_scope: Vec<(Node, Vec<Close>)> = Vec::new();
         let kinds = ["call", "with_item"];
-        syntax::for_each_match(&self.query, file.tree.root_node(), src, &kinds, |m| {
+        syntax::for_each_match(&self.query, file, &kinds, |m| {
             let node = |index| {
                 m.captures()
                     .iter()

@@ -72,7 +72,7 @@ impl Rule for TrackedHelper {
         let src = file.text.as_slice();
         let mut out = Vec::new();
         let kinds = ["function_definition"];
-        syntax::for_each_match(&self.query, file.tree.root_node(), src, &kinds, |m| {
+        syntax::for_each_match(&self.query, file, &kinds, |m| {
             for capture in m.captures().iter().filter(|c| c.index == self.function) {
                 let function = capture.node;
                 let Some(name) = function.child_by_field_name("name") else {
