@@ -480,25 +480,35 @@ fn declared_encoding(text: &[u8]) -> Option<String> {
 }
 
 fn check_conflict_markers(text: &[u8]) -> Result<(), Rejection> {
-    let mut offset = 0;
-    for line in text.split(|b| *b == b'\n') {
+    // Every file is checked, most have no marker: search for the four runs
+    // of seven marker characters (SIMD, no per-line work), then look at the
+    // lines they start.
+    let is_marker = |line: &[u8]| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let marker = [&b"<<<<<<< "[..], b">>>>>>> ", b"|||||||"]
+        [&b"<<<<<<< "[..], b">>>>>>> ", b"|||||||"]
             .iter()
             .any(|m| line.starts_with(m))
             || line == b"<<<<<<<"
             || line == b">>>>>>>"
-            || line == b"=======";
-        if marker {
-            return Err(Rejection::at(
-                text,
-                offset,
-                "unresolved merge-conflict marker; resolve the conflict, then run connfix again",
-            ));
-        }
-        offset += line.len() + 1 + usize::from(text.get(offset + line.len()) == Some(&b'\r'));
+            || line == b"======="
+    };
+    let first = [&b"<<<<<<<"[..], b">>>>>>>", b"|||||||", b"======="]
+        .iter()
+        .filter_map(|run| {
+            memchr::memmem::find_iter(text, run).find(|&at| {
+                let end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i);
+                (at == 0 || text[at - 1] == b'\n') && is_marker(&text[at..end])
+            })
+        })
+        .min();
+    match first {
+        Some(offset) => Err(Rejection::at(
+            text,
+            offset,
+            "unresolved merge-conflict marker; resolve the conflict, then run connfix again",
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -551,6 +561,17 @@ mod tests {
                 .message
                 .starts_with("unresolved merge-conflict marker")
         );
+    }
+
+    #[test]
+    fn conflict_markers_only_whole_at_line_start_and_the_first_one_counts() {
+        let check = |text: &str| check_bytes(text.as_bytes().to_vec()).map(|_| ());
+        let fine = "x = '<<<<<<< a'\n========\n  =======\n|||||| x\n>>>>>>>> y\n";
+        assert_eq!(check(fine), Ok(()));
+        let crlf = check("a = 1\r\n=======\r\n<<<<<<< HEAD\r\n").unwrap_err();
+        assert_eq!(crlf.position, Some((2, 1)));
+        let at_start = check("||||||| base\nx = 1\n").unwrap_err();
+        assert_eq!(at_start.position, Some((1, 1)));
     }
 
     #[test]
