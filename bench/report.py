@@ -67,7 +67,10 @@ def main():
     w("`SIZES=\"A B\"` change the rounds and the dense sizes). Every command ran")
     w(f"{args.rounds} times, interleaved (round by round, corpus by corpus, command by")
     w("command); the figures are medians, except peak memory, the largest of the runs.")
-    w("Every tool ran with its default thread count: one thread per core.\n")
+    w("Wall time from the runner's clock, CPU time (user + system) from the rusage")
+    w("of each run, peak memory from GNU time (`bench/measure.py`). Every tool ran with its")
+    w("default thread count: one thread per core. How the corpora and floors are")
+    w("made, and why the targets that are not met are not: `bench/README.md`.\n")
     w(f"- machine: {os.cpu_count()} cores, {cpu_model()}, {platform.system()} {platform.release()}")
     w(f"- load average (1, 5, 15 min) at start: {args.load_start}; at end: {args.load_end}; "
       f"1-min load at each run: median {statistics.median(loads):.2f}, max {max(loads):.2f}")

@@ -2,7 +2,9 @@
 # The speed benchmark of issue 6: one command, `bash bench/run.sh`, rebuilds
 # connfix and the floor program (release profile), installs the peers into a
 # venv under target/, generates the corpora under target/bench/, times every
-# command ROUNDS times (default 7) interleaved, and writes BENCHMARKS.md.
+# command ROUNDS times (default 7) interleaved (bench/measure.py: wall time,
+# and CPU time and peak memory from the rusage of each run), and writes
+# BENCHMARKS.md (bench/report.py).
 #
 # Corpora: the standard library of the machine's python3 (copied, *.py only,
 # without site-packages, so that every tool sees the same files), and the
@@ -24,7 +26,7 @@ RUFF_VERSION=0.17.6
 step() { printf '== %s\n' "$*" >&2; }
 
 if [ ! -x /usr/bin/time ]; then
-    step "installing GNU time"
+    step "installing GNU time (for peak memory)"
     apt-get update -qq && apt-get install -y -qq time >/dev/null
 fi
 
@@ -69,24 +71,10 @@ commands=(
 )
 
 results="$WORK/results.tsv"
-: >"$results"
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 load_start="$(load)"
 step "timing: $ROUNDS rounds, interleaved (load at start: $load_start)"
-for round in $(seq "$ROUNDS"); do
-    for corpus in "${corpora[@]}"; do
-        name="${corpus%%:*}" dir="${corpus#*:}"
-        for command in "${commands[@]}"; do
-            label="${command%%|*}" cmd="${command#*|}"
-            # Exit codes 1/2 (changes, findings, the stdlib's two bad files) are
-            # expected; GNU time's format still records the run.
-            /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" $cmd "$dir" >/dev/null 2>&1 || true
-            read -r wall user sys rss < <(tail -1 "$WORK/time.txt")
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$label" "$wall" "$user" "$sys" "$rss" "$(load | cut -d' ' -f1)" >>"$results"
-        done
-    done
-    step "round $round done (load $(load))"
-done
+python3 bench/measure.py "$ROUNDS" "$results" --corpora "${corpora[@]}" --commands "${commands[@]}"
 load_end="$(load)"
 
 step "writing $OUT"
