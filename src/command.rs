@@ -3,14 +3,15 @@
 //! `apply --interactive` goes one file at a time instead, asking first; `-`
 //! reads one source from standard input.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 
 use crate::audit::{self, Finding, Status};
 use crate::cli::{Mode, Settings};
@@ -22,7 +23,9 @@ use crate::review::Reviewer;
 use crate::rules::Severity;
 use crate::source::Rejection;
 
-/// Each worker thread's stack.
+/// Each worker thread's stack: deeply nested code makes deep syntax trees,
+/// and a roomy stack (address space, not memory, until used) keeps the
+/// walks over them safe.
 const STACK_SIZE: usize = 256 << 20;
 
 /// Where one file's bytes come from.
@@ -75,11 +78,6 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
     if view.mode == Mode::Apply && !view.stdin && !settings.interactive {
         crate::interrupt::install();
     }
-    // Deeply nested code makes deep syntax trees; a roomy stack (address
-    // space, not memory, until used) keeps the walks over them safe.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .stack_size(STACK_SIZE)
-        .build_global();
     let inputs: Vec<Input> = match settings.stdin {
         Some(name) => vec![Input::Stdin(name)],
         None => discover::files(&settings.paths, &settings.exclude)
@@ -89,12 +87,16 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
     };
     let fixer = Fixer::new(settings.rules, settings.unsafe_fixes);
     let config = &settings.config;
+    let threads = rayon::current_num_threads();
     if let Mode::Report { format, fail_on } = view.mode {
-        let reports: Vec<FileReport> = inputs
-            .into_par_iter()
-            .with_max_len(1)
-            .map(|input| process(&fixer, input, view, config, None))
-            .collect();
+        // The report ranks and sums over all files: it keeps their findings
+        // (small), not their texts.
+        let mut reports: Vec<FileReport> = Vec::new();
+        let work = |input: &Input| process(&fixer, input, view, config, None);
+        in_order(&inputs, threads, work, |report| {
+            reports.push(report);
+            Ok(())
+        })?;
         return report(&reports, format, fail_on, config);
     }
     let mut printer = Printer {
@@ -107,24 +109,18 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
         // One file at a time, in order, each reported before the next asks.
         let mut reviewer = Reviewer::new(view.color);
         let mut decide = |proposal: &Proposal| reviewer.decide(proposal);
-        for input in inputs {
+        for input in &inputs {
             printer.emit(process(&fixer, input, view, config, Some(&mut decide)))?;
         }
     } else {
         let progress = Progress::new(inputs.len(), settings.terminal && !settings.quiet, started);
-        let reports: Vec<FileReport> = inputs
-            .into_par_iter()
-            .with_max_len(1)
-            .map(|input| {
-                let report = process(&fixer, input, view, config, None);
-                progress.inc();
-                report
-            })
-            .collect();
+        let work = |input: &Input| {
+            let report = process(&fixer, input, view, config, None);
+            progress.inc();
+            report
+        };
+        in_order(&inputs, threads, work, |report| printer.emit(report))?;
         progress.bar.finish_and_clear();
-        for report in reports {
-            printer.emit(report)?;
-        }
     }
     let inserts_imports =
         matches!(view.mode, Mode::Apply | Mode::Diff) && !view.stdin && printer.summary.changed > 0;
@@ -269,6 +265,67 @@ impl Printer {
     }
 }
 
+/// How far past the file being reported the workers may run: bounds the
+/// finished reports held back to keep the output in path order (a slow file
+/// holds up printing, not working, until the others are this far ahead).
+const WINDOW: usize = 512;
+
+/// Run `work` on every item with `threads` threads, one item per job, taken
+/// in order from a shared counter (no lock on the hot path), and hand the
+/// results to `sink` in the order of the items as soon as each is next. At
+/// most `WINDOW` results wait at once, so memory stays bounded however many
+/// items there are. A `sink` error stops the workers and is returned.
+pub fn in_order<I: Sync, T: Send>(
+    items: &[I],
+    threads: usize,
+    work: impl Fn(&I) -> T + Sync,
+    mut sink: impl FnMut(T) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let next = AtomicUsize::new(0);
+    let sunk = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(usize, T)>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            let (tx, next, sunk, stop, work) = (tx.clone(), &next, &sunk, &stop, &work);
+            let worker = std::thread::Builder::new().stack_size(STACK_SIZE);
+            let spawned = worker.spawn_scoped(scope, move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= items.len() {
+                        return;
+                    }
+                    while i >= sunk.load(Ordering::Acquire) + WINDOW {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_micros(200));
+                    }
+                    if tx.send((i, work(&items[i]))).is_err() {
+                        return;
+                    }
+                }
+            });
+            spawned.expect("the system starts a worker thread");
+        }
+        drop(tx);
+        let mut waiting = BTreeMap::new();
+        let mut wanted = 0;
+        for (i, result) in rx {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&wanted) {
+                wanted += 1;
+                sunk.store(wanted, Ordering::Release);
+                if let Err(error) = sink(result) {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
 fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "es" })
 }
@@ -332,17 +389,14 @@ fn report(
 
 fn process(
     fixer: &Fixer,
-    input: Input,
+    input: &Input,
     view: View,
     config: &Config,
     review: Option<Review>,
 ) -> FileReport {
     let (path, bytes) = match input {
-        Input::Found(Found::File(path)) => {
-            let bytes = read_limited(&path, config.max_file_kib);
-            (path, bytes)
-        }
-        Input::Found(Found::Error(path, message)) => (path, Err(message)),
+        Input::Found(Found::File(path)) => (path.clone(), read_limited(path, config.max_file_kib)),
+        Input::Found(Found::Error(path, message)) => (path.clone(), Err(message.clone())),
         Input::Stdin(name) => {
             let mut bytes = Vec::new();
             let read = std::io::stdin()
@@ -350,7 +404,7 @@ fn process(
                 .read_to_end(&mut bytes)
                 .map(|_| bytes)
                 .map_err(|e| format!("cannot read standard input: {}", describe(&e)));
-            (name, read)
+            (name.clone(), read)
         }
     };
     let shown = display(&path);
@@ -438,4 +492,48 @@ fn process(
         report.changed = Some(outcome.fixes);
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_hands_results_over_in_item_order_past_the_window() {
+        let items: Vec<usize> = (0..3 * WINDOW).collect();
+        let mut seen = Vec::new();
+        let slow_first = |i: &usize| {
+            if *i == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            i * 2
+        };
+        in_order(&items, 4, slow_first, |r| {
+            seen.push(r);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn in_order_stops_at_the_first_sink_error() {
+        let items: Vec<usize> = (0..10_000).collect();
+        let mut taken = 0;
+        let result = in_order(
+            &items,
+            2,
+            |i| *i,
+            |_| {
+                taken += 1;
+                if taken == 3 {
+                    Err(std::io::Error::other("broken pipe"))
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert_eq!(result.unwrap_err().to_string(), "broken pipe");
+        assert_eq!(taken, 3);
+    }
 }

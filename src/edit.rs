@@ -109,6 +109,22 @@ impl Fix {
 /// position). Returns the new text and how many fixes were left for a later
 /// pass.
 pub fn apply(text: &[u8], fixes: &[Fix]) -> (Vec<u8>, usize) {
+    let applied = apply_fixes(text, fixes);
+    (applied.text, applied.skipped)
+}
+
+/// The result of `apply_fixes`.
+pub struct Applied<'f> {
+    pub text: Vec<u8>,
+    /// How many fixes were left for a later pass.
+    pub skipped: usize,
+    /// The edits that were made, in order of position, with ranges in the
+    /// old text: what an incremental re-parse needs to know.
+    pub edits: Vec<&'f Edit>,
+}
+
+/// `apply`, also returning the edits it made.
+pub fn apply_fixes<'f>(text: &[u8], fixes: &'f [Fix]) -> Applied<'f> {
     let mut order: Vec<&Fix> = fixes.iter().filter(|f| !f.edits.is_empty()).collect();
     order.sort_by_key(|f| (f.span().start, f.span().end));
     let mut taken: Vec<&Edit> = Vec::new();
@@ -128,13 +144,17 @@ pub fn apply(text: &[u8], fixes: &[Fix]) -> (Vec<u8>, usize) {
     let mut out =
         Vec::with_capacity(text.len() + taken.iter().map(|e| e.replacement.len()).sum::<usize>());
     let mut at = 0;
-    for edit in taken {
+    for edit in &taken {
         out.extend_from_slice(&text[at..edit.range.start]);
         out.extend_from_slice(&edit.replacement);
         at = edit.range.end;
     }
     out.extend_from_slice(&text[at..]);
-    (out, skipped)
+    Applied {
+        text: out,
+        skipped,
+        edits: taken,
+    }
 }
 
 #[cfg(test)]

@@ -3,10 +3,12 @@
 //! before any rule runs (unreadable, binary, undecodable, merge conflict,
 //! syntax error) lives here, so every later step can trust its input.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
 
-use tree_sitter::{Node, Parser, Tree};
+use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
+
+use crate::edit::Edit;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -143,6 +145,10 @@ pub struct SourceFile {
     pub text: Vec<u8>,
     pub tree: Tree,
     pub style: Style,
+    /// Every named node as (kind id, pre-order descendant index), built by
+    /// one walk the first time a rule asks for nodes of some kinds: the
+    /// rules share it instead of each walking the tree.
+    named: OnceCell<Vec<(u16, u32)>>,
 }
 
 /// Why a file was not processed, with the position to point at.
@@ -187,9 +193,54 @@ thread_local! {
 
 /// Parse with this thread's parser.
 pub fn parse_tree(text: &[u8]) -> Tree {
+    parse_with(text, None)
+}
+
+/// Parse with this thread's parser, reusing the unchanged parts of `old`
+/// (already told about the edits with `Tree::edit`).
+fn parse_with(text: &[u8], old: Option<&Tree>) -> Tree {
     PARSER
-        .with(|parser| parser.borrow_mut().parse(text, None))
+        .with(|parser| parser.borrow_mut().parse(text, old))
         .expect("parsing without a timeout or cancellation flag always returns a tree")
+}
+
+/// Where `edits` (in order, not overlapping, ranges in `old`) put their
+/// ends, in the terms `Tree::edit` takes: one `InputEdit` each, last first,
+/// so that every edit's positions are still those of the old text.
+fn input_edits(old: &[u8], edits: &[&Edit]) -> Vec<InputEdit> {
+    let mut out = Vec::with_capacity(edits.len());
+    // The row and line start at `scanned`, advanced through `old` once.
+    let (mut scanned, mut row, mut line) = (0, 0, 0);
+    let mut point = |offset: usize| {
+        for i in memchr::memchr_iter(b'\n', &old[scanned..offset]) {
+            row += 1;
+            line = scanned + i + 1;
+        }
+        scanned = offset;
+        Point::new(row, offset - line)
+    };
+    for edit in edits {
+        let start_position = point(edit.range.start);
+        let old_end_position = point(edit.range.end);
+        let new = &edit.replacement;
+        let new_end_position = match memchr::memrchr(b'\n', new) {
+            Some(last) => Point::new(
+                start_position.row + memchr::memchr_iter(b'\n', new).count(),
+                new.len() - last - 1,
+            ),
+            None => Point::new(start_position.row, start_position.column + new.len()),
+        };
+        out.push(InputEdit {
+            start_byte: edit.range.start,
+            old_end_byte: edit.range.end,
+            new_end_byte: edit.range.start + new.len(),
+            start_position,
+            old_end_position,
+            new_end_position,
+        });
+    }
+    out.reverse();
+    out
 }
 
 impl SourceFile {
@@ -208,6 +259,33 @@ impl SourceFile {
         style: Option<Style>,
     ) -> Result<SourceFile, Rejection> {
         let tree = parse_tree(&text);
+        SourceFile::checked(path, bom, text, tree, style)
+    }
+
+    /// This file after `edits` (in order, not overlapping, ranges in this
+    /// file's text) turned its text into `text`: parsed again, reusing the
+    /// tree of the parts the edits did not touch, and checked like a first
+    /// parse. The style is kept.
+    pub fn reparse(&self, text: Vec<u8>, edits: &[&Edit]) -> Result<SourceFile, Rejection> {
+        let mut old = self.tree.clone();
+        for edit in input_edits(&self.text, edits) {
+            old.edit(&edit);
+        }
+        let tree = parse_with(&text, Some(&old));
+        debug_assert!(
+            same_tree(&tree, &parse_tree(&text)),
+            "an incremental re-parse must give the tree a fresh parse gives"
+        );
+        SourceFile::checked(&self.path, self.bom, text, tree, Some(self.style.clone()))
+    }
+
+    fn checked(
+        path: &Path,
+        bom: bool,
+        text: Vec<u8>,
+        tree: Tree,
+        style: Option<Style>,
+    ) -> Result<SourceFile, Rejection> {
         if let Some(offset) = first_error(&tree) {
             return Err(Rejection::at(
                 &text,
@@ -224,7 +302,42 @@ impl SourceFile {
             text,
             tree,
             style,
+            named: OnceCell::new(),
         })
+    }
+
+    /// The nodes whose kind id is one of `kinds`, in pre-order (document
+    /// order, a node before the nodes inside it).
+    pub fn nodes_of_kinds<'a>(&'a self, kinds: &[u16]) -> impl Iterator<Item = Node<'a>> {
+        let named = self.named.get_or_init(|| {
+            let mut out = Vec::new();
+            let mut walk = self.tree.walk();
+            'walk: loop {
+                let node = walk.node();
+                if node.is_named() {
+                    out.push((node.kind_id(), walk.descendant_index() as u32));
+                }
+                if walk.goto_first_child() {
+                    continue;
+                }
+                while !walk.goto_next_sibling() {
+                    if !walk.goto_parent() {
+                        break 'walk;
+                    }
+                }
+            }
+            out
+        });
+        // Going from one node to a later one only climbs to their common
+        // ancestor and steps down again, skipping whole subtrees.
+        let mut cursor = self.tree.walk();
+        named
+            .iter()
+            .filter(|(kind, _)| kinds.contains(kind))
+            .map(move |&(_, index)| {
+                cursor.goto_descendant(index as usize);
+                cursor.node()
+            })
     }
 
     /// The file's bytes as they are on disk, from (possibly edited) text.
@@ -233,6 +346,43 @@ impl SourceFile {
             [BOM, text].concat()
         } else {
             text.to_vec()
+        }
+    }
+}
+
+/// Whether two trees have the same nodes at the same places.
+fn same_tree(a: &Tree, b: &Tree) -> bool {
+    let (mut a, mut b) = (a.walk(), b.walk());
+    loop {
+        let (x, y) = (a.node(), b.node());
+        if x.kind_id() != y.kind_id()
+            || x.byte_range() != y.byte_range()
+            || x.is_missing() != y.is_missing()
+        {
+            return false;
+        }
+        let down = a.goto_first_child();
+        if down != b.goto_first_child() {
+            return false;
+        }
+        if down {
+            continue;
+        }
+        loop {
+            let (next_a, next_b) = (a.goto_next_sibling(), b.goto_next_sibling());
+            if next_a != next_b {
+                return false;
+            }
+            if next_a {
+                break;
+            }
+            let (up_a, up_b) = (a.goto_parent(), b.goto_parent());
+            if up_a != up_b {
+                return false;
+            }
+            if !up_a {
+                return true;
+            }
         }
     }
 }
@@ -333,14 +483,21 @@ fn declared_encoding(text: &[u8]) -> Option<String> {
 /// three, in order. One of them alone (an RST underline of `=` in a
 /// docstring) is text.
 fn check_conflict_markers(text: &[u8]) -> Result<(), Rejection> {
+    // Most files have no marker: one SIMD search for a line-starting
+    // `<<<<<<<` decides, and only a file with one is read line by line.
+    let Some(begin) =
+        memchr::memmem::find_iter(text, b"<<<<<<<").find(|&at| at == 0 || text[at - 1] == b'\n')
+    else {
+        return Ok(());
+    };
     let is = |line: &[u8], marker: &[u8]| {
         line.starts_with(marker)
             && matches!(line.get(marker.len()), None | Some(b' ') | Some(b'\r'))
     };
-    let mut offset = 0;
+    let mut offset = begin;
     let mut start = None;
     let mut middle = false;
-    for line in text.split(|b| *b == b'\n') {
+    for line in text[begin..].split(|b| *b == b'\n') {
         if is(line, b"<<<<<<<") {
             start = Some(offset);
             middle = false;
@@ -414,6 +571,14 @@ mod tests {
     fn a_lone_separator_line_is_not_a_conflict() {
         assert!(source("HELP = \"\"\"\nOptions\n=======\n\"\"\"\n").is_ok());
         assert!(source("x = '''\n<<<<<<< not a conflict without its end\n'''\n").is_ok());
+        let check = |text: &str| check_bytes(text.as_bytes().to_vec()).map(|_| ());
+        assert_eq!(
+            check("x = '<<<<<<< a'\n========\n  =======\n|||||| x\n>>>>>>>> y\n"),
+            Ok(())
+        );
+        let crlf =
+            check("a = 1\r\n<<<<<<< HEAD\r\nb\r\n=======\r\nc\r\n>>>>>>> x\r\n").unwrap_err();
+        assert_eq!(crlf.position, Some((2, 1)));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! handed to a call, captured), wrapped in `closing()`, or used in `with`.
 
 use anyhow::Result;
-use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+use tree_sitter::{Node, Query};
 
 use crate::rules::last_parts;
 use crate::source::SourceFile;
@@ -99,10 +99,8 @@ impl Connections {
     /// Every helper call in the file.
     pub fn helper_calls<'t>(&self, file: &'t SourceFile) -> Vec<Node<'t>> {
         let src = file.text.as_slice();
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
         let mut out = Vec::new();
-        while let Some(m) = matches.next() {
+        syntax::for_each_match(&self.query, file, &["call"], |m| {
             out.extend(
                 m.captures()
                     .iter()
@@ -112,7 +110,7 @@ impl Connections {
                     })
                     .map(|c| c.node),
             );
-        }
+        });
         out
     }
 

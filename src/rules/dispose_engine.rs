@@ -24,7 +24,7 @@
 //! silently: engines already disposed in an enclosing or following `finally`.
 
 use anyhow::Result;
-use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+use tree_sitter::{Node, Query};
 
 use crate::config::Config;
 use crate::edit::Fix;
@@ -73,17 +73,15 @@ impl Rule for DisposeEngine {
             return Vec::new();
         }
         let src = file.text.as_slice();
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
         let mut calls = Vec::new();
-        while let Some(m) = matches.next() {
+        syntax::for_each_match(&self.query, file, &["call"], |m| {
             calls.extend(
                 m.captures()
                     .iter()
                     .filter(|c| c.index == self.call)
                     .map(|c| c.node),
             );
-        }
+        });
         calls
             .into_iter()
             .filter_map(|call| {

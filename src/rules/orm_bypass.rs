@@ -16,7 +16,7 @@
 //! hand. Sessions are configurable (`orm_sessions`).
 
 use anyhow::Result;
-use tree_sitter::{Query, QueryCursor, StreamingIterator};
+use tree_sitter::Query;
 
 use crate::config::Config;
 use crate::rules::{Diagnostic, Rule, last_parts};
@@ -72,9 +72,7 @@ impl Rule for OrmBypass {
         }
         let src = file.text.as_slice();
         let mut out = Vec::new();
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
-        while let Some(m) = matches.next() {
+        syntax::for_each_match(&self.query, file, &["call"], |m| {
             let node = |index| {
                 m.captures()
                     .iter()
@@ -84,7 +82,7 @@ impl Rule for OrmBypass {
             let (Some(call), Some(session), Some(method)) =
                 (node(self.call), node(self.session), node(self.method))
             else {
-                continue;
+                return;
             };
             let session = text(session, src);
             let model = node(self.model).map(|m| text(m, src));
@@ -110,7 +108,7 @@ impl Rule for OrmBypass {
                     ),
                 ));
             }
-        }
+        });
         out
     }
 }

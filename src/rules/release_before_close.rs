@@ -27,7 +27,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Result;
-use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+use tree_sitter::{Node, Query};
 
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
@@ -88,9 +88,8 @@ impl Rule for ReleaseBeforeClose {
         let mut out = Vec::new();
         // Close calls, grouped by the scope that holds them.
         let mut by_scope: Vec<(Node, Vec<Close>)> = Vec::new();
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
-        while let Some(m) = matches.next() {
+        let kinds = ["call"];
+        syntax::for_each_match(&self.query, file, &kinds, |m| {
             let node = |index| {
                 m.captures()
                     .iter()
@@ -105,7 +104,7 @@ impl Rule for ReleaseBeforeClose {
                     None => by_scope.push((scope, vec![entry])),
                 }
             }
-        }
+        });
         let mut targets: Vec<(Node, &[u8])> = Vec::new();
         for (scope, closes) in by_scope {
             let watch: Vec<Node> = closes

@@ -31,7 +31,7 @@
 //! says so and what to do instead.
 
 use anyhow::Result;
-use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+use tree_sitter::{Node, Query};
 
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
@@ -80,10 +80,9 @@ impl Rule for TrackedHelper {
 
     fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
         let src = file.text.as_slice();
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
         let mut out = Vec::new();
-        while let Some(m) = matches.next() {
+        let kinds = ["function_definition"];
+        syntax::for_each_match(&self.query, file, &kinds, |m| {
             for capture in m.captures().iter().filter(|c| c.index == self.function) {
                 let function = capture.node;
                 let Some(name) = function.child_by_field_name("name") else {
@@ -102,7 +101,7 @@ impl Rule for TrackedHelper {
                     );
                 }
             }
-        }
+        });
         out
     }
 }

@@ -13,7 +13,7 @@
 //! Report only; the message names the fix (`contextlib.closing(...)`).
 
 use anyhow::Result;
-use tree_sitter::{Node, Query, QueryCursor, StreamingIterator};
+use tree_sitter::{Node, Query};
 
 use crate::config::Config;
 use crate::rules::connections::{Connections, UseKind};
@@ -157,9 +157,7 @@ impl Rule for WithDoesNotClose {
             })
             .collect();
         let mut out = Vec::new();
-        let mut cursor = QueryCursor::new();
-        let mut matches = cursor.matches(&self.query, file.tree.root_node(), src);
-        while let Some(m) = matches.next() {
+        syntax::for_each_match(&self.query, file, &["with_item"], |m| {
             for capture in m.captures() {
                 let node = capture.node;
                 if capture.index == self.call {
@@ -202,7 +200,7 @@ impl Rule for WithDoesNotClose {
                     }
                 }
             }
-        }
+        });
         out
     }
 }
