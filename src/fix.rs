@@ -9,7 +9,7 @@ use std::path::Path;
 use memchr::memmem;
 
 use crate::edit::{self, Fix};
-use crate::rules::{Diagnostic, Ruleset};
+use crate::rules::{Diagnostic, Fixes, Ruleset};
 use crate::source::{self, Rejection, SourceFile};
 
 /// Passes before giving up on reaching a fixed point. Fixes that overlap
@@ -122,7 +122,7 @@ impl Fixer {
             });
         }
         let file = SourceFile::parse(path, bom, text, None)?;
-        let diagnostics = self.diagnostics(&file);
+        let diagnostics = self.diagnostics(&file, false);
         let mut pending: Vec<Diagnostic> = diagnostics
             .iter()
             .filter(|d| self.applicable(d))
@@ -193,7 +193,7 @@ impl Fixer {
                 ),
             })?;
             pending = self
-                .diagnostics(&next)
+                .diagnostics(&next, true)
                 .into_iter()
                 .filter(|d| self.applicable(d))
                 .collect();
@@ -211,12 +211,20 @@ impl Fixer {
     /// The enabled codes' diagnostics, without those silenced by a
     /// `# connfix: ignore[code, ...]` (or bare `# connfix: ignore`) comment
     /// on their line, in order of position.
-    fn diagnostics(&self, file: &SourceFile) -> Vec<Diagnostic> {
+    /// `fixing_only`: run only the rules that propose fixes (the passes
+    /// after the first, which look for fixes and the fixed point).
+    fn diagnostics(&self, file: &SourceFile, fixing_only: bool) -> Vec<Diagnostic> {
         let silenced = Silenced::find(&file.text);
         let mut all: Vec<Diagnostic> = self
             .rules
             .rules
             .iter()
+            .filter(|r| match r.fixes() {
+                _ if !fixing_only => true,
+                Fixes::Safe => true,
+                Fixes::Unsafe => self.unsafe_fixes,
+                Fixes::Never => false,
+            })
             .flat_map(|r| r.check(file))
             .filter(|d| self.rules.enabled.contains(&d.rule) && !silenced.covers(&file.text, d))
             .collect();

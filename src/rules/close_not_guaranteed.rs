@@ -21,13 +21,12 @@
 //! the fix (report only) with several closes, a close in a nested block
 //! other than `if conn:`, or statements sharing lines.
 
-use anyhow::Result;
 use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::edit::Fix;
-use crate::rules::connections::{Acquisition, Connections, UseKind};
-use crate::rules::{Diagnostic, Rule, last_parts};
+use crate::rules::Diagnostic;
+use crate::rules::connections::{Acquisition, UseKind};
 use crate::source::SourceFile;
 use crate::syntax::{self, statements, text};
 use crate::wrap::{Finally, try_finally};
@@ -35,35 +34,26 @@ use crate::wrap::{Finally, try_finally};
 pub const ID: &str = "close-not-guaranteed";
 
 pub struct CloseNotGuaranteed {
-    connections: Connections,
     config: Config,
 }
 
 impl CloseNotGuaranteed {
-    pub fn new(config: &Config) -> Result<CloseNotGuaranteed> {
-        Ok(CloseNotGuaranteed {
-            connections: Connections::new(&config.helpers)?,
+    pub fn new(config: &Config) -> CloseNotGuaranteed {
+        CloseNotGuaranteed {
             config: config.clone(),
-        })
+        }
     }
 }
 
-impl Rule for CloseNotGuaranteed {
-    fn codes(&self) -> &'static [&'static str] {
-        &[ID]
-    }
-
-    fn needles(&self) -> Vec<String> {
-        last_parts(&self.config.helpers)
-    }
-
-    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+impl CloseNotGuaranteed {
+    /// The findings among the file's acquisitions.
+    pub fn check(&self, file: &SourceFile, acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
         let src = file.text.as_slice();
         let mut out = Vec::new();
-        for a in self.connections.acquisitions(file) {
+        for a in acquisitions {
             if a.handled()
                 || !a.has(|k| k == UseKind::Close { finally: false })
-                || self.closed_at_once(&a, src)
+                || self.closed_at_once(a, src)
             {
                 continue;
             }
@@ -96,7 +86,7 @@ impl Rule for CloseNotGuaranteed {
                     closes.join(", ")
                 ),
             };
-            out.push(match self.wrap(file, &a, src) {
+            out.push(match self.wrap(file, a, src) {
                 Some(fix) => Diagnostic::fix(ID, a.statement, message, fix),
                 None => Diagnostic::new(ID, a.statement, message),
             });

@@ -4,11 +4,17 @@
 //! that name until it is bound again: closed (as a statement, in a `finally`
 //! or not, or inside an expression), passed on (returned, yielded, stored,
 //! handed to a call, captured), wrapped in `closing()`, or used in `with`.
+//!
+//! `ConnectionLeaks` runs the analysis once per file and hands it to the
+//! four rules, each in its own file with its own code, doc and testdata.
 
 use anyhow::Result;
 use tree_sitter::{Node, Query};
 
-use crate::rules::last_parts;
+use crate::config::Config;
+use crate::rules::close_not_guaranteed::{self, CloseNotGuaranteed};
+use crate::rules::with_does_not_close::{self, WithDoesNotClose};
+use crate::rules::{Diagnostic, Fixes, Rule, early_return_leak, last_parts, never_closed};
 use crate::source::SourceFile;
 use crate::syntax::{self, text};
 
@@ -164,60 +170,64 @@ fn uses<'t>(scope: Node<'t>, statement: Node<'t>, name: &[u8], src: &[u8]) -> Ve
             }
         }
     });
+    // A cursor walk that keeps the path of ancestors: `Node::parent` costs
+    // a descent from the root each time, and classifying looks a few
+    // levels up from every occurrence.
     let mut out = Vec::new();
     let mut cursor = body.walk();
-    let mut stack = vec![body];
-    while let Some(n) = stack.pop() {
-        if n.end_byte() <= statement.end_byte() || n.start_byte() >= end {
-            continue;
-        }
-        if n.kind() == "identifier" && text(n, src) == name {
-            if let Some(kind) = classify(n, scope, statement, src) {
+    let mut path: Vec<Node> = Vec::new();
+    'walk: loop {
+        let n = cursor.node();
+        let relevant = n.end_byte() > statement.end_byte() && n.start_byte() < end;
+        if relevant && n.kind() == "identifier" && text(n, src) == name {
+            if let Some(kind) = classify(n, &path, statement, src) {
                 out.push(Use { node: n, kind });
             }
+        } else if relevant && cursor.goto_first_child() {
+            path.push(n);
             continue;
         }
-        stack.extend(n.children(&mut cursor));
+        loop {
+            if cursor.node() == body {
+                break 'walk;
+            }
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+            path.pop();
+        }
     }
-    out.sort_by_key(|u| u.node.start_byte());
     out
 }
 
-/// What the occurrence `ident` of the name does, if anything that matters.
-fn classify(ident: Node, scope: Node, statement: Node, src: &[u8]) -> Option<UseKind> {
-    let parent = ident.parent()?;
+/// What the occurrence `ident` of the name does, if anything that matters;
+/// `path` holds its ancestors from the scope's body down to its parent.
+fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<UseKind> {
     // Inside a nested function or lambda: captured, so passed on.
-    let mut at = parent;
-    while at != scope {
-        if matches!(
-            at.kind(),
-            "function_definition" | "lambda" | "class_definition"
-        ) {
-            return Some(UseKind::Escapes);
-        }
-        at = at.parent()?;
+    let nested = ["function_definition", "lambda", "class_definition"];
+    if path.iter().any(|a| nested.contains(&a.kind())) {
+        return Some(UseKind::Escapes);
     }
+    let up = |n: usize| path.len().checked_sub(n).map(|i| path[i]);
+    let parent = up(1)?;
     match parent.kind() {
         "attribute" if parent.child_by_field_name("object") == Some(ident) => {
-            let call = parent.parent().filter(|c| c.kind() == "call")?;
+            let call = up(2).filter(|c| c.kind() == "call")?;
             syntax::method_call_on_name(call, "close", src)?;
-            let holder = if call.parent()?.kind() == "await" {
-                call.parent()?
-            } else {
-                call
-            };
-            if holder.parent()?.kind() != "expression_statement" {
+            let awaited = up(3).is_some_and(|a| a.kind() == "await");
+            let holder_depth = if awaited { 3 } else { 2 };
+            if up(holder_depth + 1)?.kind() != "expression_statement" {
                 return Some(UseKind::CloseInExpression);
             }
-            let mut at = holder;
-            while let Some(p) = at.parent() {
-                if p == scope {
-                    break;
-                }
+            for depth in holder_depth + 1..=path.len() {
+                let p = up(depth)?;
                 if p.kind() == "finally_clause" {
                     // The `finally` guards the connection only if its `try`
                     // holds the acquisition or comes right after it.
-                    let try_statement = p.parent()?;
+                    let try_statement = up(depth + 1)?;
                     let mut next = statement.next_named_sibling();
                     while let Some(c) = next.filter(|c| c.kind() == "comment") {
                         next = c.next_named_sibling();
@@ -226,15 +236,14 @@ fn classify(ident: Node, scope: Node, statement: Node, src: &[u8]) -> Option<Use
                         || next == Some(try_statement);
                     return Some(UseKind::Close { finally: guarded });
                 }
-                at = p;
             }
             Some(UseKind::Close { finally: false })
         }
         "argument_list" | "keyword_argument" => {
             let call = if parent.kind() == "keyword_argument" {
-                parent.parent()?.parent()?
+                up(3)?
             } else {
-                parent.parent()?
+                up(2)?
             };
             let callee = call
                 .child_by_field_name("function")
@@ -247,14 +256,62 @@ fn classify(ident: Node, scope: Node, statement: Node, src: &[u8]) -> Option<Use
             }
         }
         "with_item" => Some(UseKind::With),
-        "as_pattern" if parent.parent().is_some_and(|p| p.kind() == "with_item") => {
-            Some(UseKind::With)
-        }
+        "as_pattern" if up(2).is_some_and(|p| p.kind() == "with_item") => Some(UseKind::With),
         "return_statement" | "yield" | "list" | "tuple" | "dictionary" | "pair" | "set"
         | "expression_list" => Some(UseKind::Escapes),
         "assignment" if parent.child_by_field_name("right") == Some(ident) => {
             Some(UseKind::Escapes)
         }
         _ => None,
+    }
+}
+
+/// The four leak rules over one shared analysis.
+pub struct ConnectionLeaks {
+    connections: Connections,
+    not_guaranteed: CloseNotGuaranteed,
+    with: WithDoesNotClose,
+    config: Config,
+}
+
+impl ConnectionLeaks {
+    pub fn new(config: &Config) -> Result<ConnectionLeaks> {
+        Ok(ConnectionLeaks {
+            connections: Connections::new(&config.helpers)?,
+            not_guaranteed: CloseNotGuaranteed::new(config),
+            with: WithDoesNotClose::new(config)?,
+            config: config.clone(),
+        })
+    }
+}
+
+impl Rule for ConnectionLeaks {
+    fn codes(&self) -> &'static [&'static str] {
+        &[
+            never_closed::ID,
+            early_return_leak::ID,
+            close_not_guaranteed::ID,
+            with_does_not_close::ID,
+        ]
+    }
+
+    /// `close-not-guaranteed` has an unsafe fix.
+    fn fixes(&self) -> Fixes {
+        Fixes::Unsafe
+    }
+
+    fn needles(&self) -> Vec<String> {
+        let mut needles = self.config.helpers.clone();
+        needles.extend(self.config.dbapi_connects.iter().cloned());
+        needles
+    }
+
+    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+        let acquisitions = self.connections.acquisitions(file);
+        let mut out = never_closed::check(&acquisitions);
+        out.extend(early_return_leak::check(&acquisitions));
+        out.extend(self.not_guaranteed.check(file, &acquisitions));
+        out.extend(self.with.check(file, &acquisitions));
+        out
     }
 }

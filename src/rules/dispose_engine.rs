@@ -28,7 +28,7 @@ use tree_sitter::{Node, Query};
 
 use crate::config::Config;
 use crate::edit::Fix;
-use crate::rules::{Diagnostic, Rule, Severity, last_parts};
+use crate::rules::{Diagnostic, Fixes, Rule, Severity, last_parts};
 use crate::source::SourceFile;
 use crate::syntax::{self, calls_one_of, method_call_on_name, statements, text};
 use crate::wrap::{Finally, try_finally};
@@ -64,8 +64,12 @@ impl Rule for DisposeEngine {
         &["dispose-engine", "engine-escapes", "module-engine"]
     }
 
+    fn fixes(&self) -> Fixes {
+        Fixes::Safe
+    }
+
     fn needles(&self) -> Vec<String> {
-        last_parts(&self.config.engine_factories)
+        self.config.engine_factories.clone()
     }
 
     fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {

@@ -13,88 +13,61 @@
 //! Report only; `close-not-guaranteed`'s unsafe fix moves the close into a
 //! `finally`, which mends both.
 
-use anyhow::Result;
 use tree_sitter::Node;
 
-use crate::config::Config;
-use crate::rules::connections::{Acquisition, Connections, UseKind};
-use crate::rules::{Diagnostic, Rule, last_parts};
-use crate::source::SourceFile;
+use crate::rules::Diagnostic;
+use crate::rules::connections::{Acquisition, UseKind};
 use crate::syntax;
 
 pub const ID: &str = "early-return-leak";
 
-pub struct EarlyReturnLeak {
-    connections: Connections,
-    helpers: Vec<String>,
-}
-
-impl EarlyReturnLeak {
-    pub fn new(config: &Config) -> Result<EarlyReturnLeak> {
-        Ok(EarlyReturnLeak {
-            connections: Connections::new(&config.helpers)?,
-            helpers: config.helpers.clone(),
-        })
-    }
-}
-
-impl Rule for EarlyReturnLeak {
-    fn codes(&self) -> &'static [&'static str] {
-        &[ID]
-    }
-
-    fn needles(&self) -> Vec<String> {
-        last_parts(&self.helpers)
-    }
-
-    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
-        let mut out = Vec::new();
-        for a in self.connections.acquisitions(file) {
-            if a.handled() || !a.has(|k| k == UseKind::Close { finally: false }) {
-                continue;
-            }
-            let Some(last_close) = a.closes().map(|u| u.node.start_byte()).max() else {
-                continue;
-            };
-            let Some(body) = a.scope.child_by_field_name("body") else {
-                continue;
-            };
-            let mut exits = Vec::new();
-            syntax::walk_scope(body, false, |n| {
-                let between =
-                    n.start_byte() > a.statement.end_byte() && n.start_byte() < last_close;
-                if between && matches!(n.kind(), "return_statement" | "raise_statement") {
-                    exits.push(n);
-                }
-            });
-            for exit in exits
-                .into_iter()
-                .filter(|e| !closed_before(*e, &a) && !finally_closes(*e, &a))
-            {
-                let keyword = if exit.kind() == "raise_statement" {
-                    "raise"
-                } else {
-                    "return"
-                };
-                let close_line = a
-                    .closes()
-                    .map(|u| u.node.start_position().row + 1)
-                    .max()
-                    .unwrap_or(0);
-                out.push(Diagnostic::new(
-                    ID,
-                    exit,
-                    format!(
-                        "this `{keyword}` leaves `{}` (acquired on line {}) open: the close on line {close_line} \
-                         is not reached; close it first, or close it in a `finally`",
-                        a.name,
-                        a.statement.start_position().row + 1
-                    ),
-                ));
-            }
+/// The findings among the file's acquisitions.
+pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for a in acquisitions {
+        if a.handled() || !a.has(|k| k == UseKind::Close { finally: false }) {
+            continue;
         }
-        out
+        let Some(last_close) = a.closes().map(|u| u.node.start_byte()).max() else {
+            continue;
+        };
+        let Some(body) = a.scope.child_by_field_name("body") else {
+            continue;
+        };
+        let mut exits = Vec::new();
+        syntax::walk_scope(body, false, |n| {
+            let between = n.start_byte() > a.statement.end_byte() && n.start_byte() < last_close;
+            if between && matches!(n.kind(), "return_statement" | "raise_statement") {
+                exits.push(n);
+            }
+        });
+        for exit in exits
+            .into_iter()
+            .filter(|e| !closed_before(*e, a) && !finally_closes(*e, a))
+        {
+            let keyword = if exit.kind() == "raise_statement" {
+                "raise"
+            } else {
+                "return"
+            };
+            let close_line = a
+                .closes()
+                .map(|u| u.node.start_position().row + 1)
+                .max()
+                .unwrap_or(0);
+            out.push(Diagnostic::new(
+                ID,
+                exit,
+                format!(
+                    "this `{keyword}` leaves `{}` (acquired on line {}) open: the close on line {close_line} \
+                     is not reached; close it first, or close it in a `finally`",
+                    a.name,
+                    a.statement.start_position().row + 1
+                ),
+            ));
+        }
     }
+    out
 }
 
 /// Whether a statement before `exit` on its way up to the scope, after the

@@ -157,13 +157,31 @@ impl Diagnostic {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fixes {
+    /// Report only.
+    Never,
+    /// Safe fixes (it may also have unsafe ones).
+    Safe,
+    /// Only unsafe fixes, applied with `--unsafe-fixes`.
+    Unsafe,
+}
+
 pub trait Rule: Send + Sync {
     /// The codes this rule reports; the first is the rule's own id, shared
     /// by its source file, query and testdata folder.
     fn codes(&self) -> &'static [&'static str];
     /// Byte strings of which at least one must occur in a file for the rule
-    /// to find anything there; files with none are not even parsed.
+    /// to find anything there; files with none are not even parsed. A call
+    /// of a configured name holds the whole name (`x.get_db_connection(`,
+    /// `sqlite3.connect(`), so the names themselves are the needles.
     fn needles(&self) -> Vec<String>;
+    /// What fixes the rule proposes. Only rules whose fixes a run applies
+    /// run again on a fixed text to prove the fixed point; the others run
+    /// once, on the original.
+    fn fixes(&self) -> Fixes {
+        Fixes::Never
+    }
     fn check(&self, file: &SourceFile) -> Vec<Diagnostic>;
 }
 
@@ -194,10 +212,7 @@ pub fn build(config: &Config, select: &[String], ignore: &[String]) -> Result<Ru
         Box::new(tracked_helper::TrackedHelper::new(config)?),
         Box::new(release_before_close::ReleaseBeforeClose::new(config)?),
         Box::new(dispose_engine::DisposeEngine::new(config)?),
-        Box::new(never_closed::NeverClosed::new(config)?),
-        Box::new(early_return_leak::EarlyReturnLeak::new(config)?),
-        Box::new(close_not_guaranteed::CloseNotGuaranteed::new(config)?),
-        Box::new(with_does_not_close::WithDoesNotClose::new(config)?),
+        Box::new(connections::ConnectionLeaks::new(config)?),
         Box::new(orm_bypass::OrmBypass::new(config)?),
     ];
     let rules = all

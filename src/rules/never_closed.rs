@@ -10,55 +10,27 @@
 //!
 //! Report only: where the close should go is the author's decision.
 
-use anyhow::Result;
-
-use crate::config::Config;
-use crate::rules::connections::{Connections, UseKind};
-use crate::rules::{Diagnostic, Rule, last_parts};
-use crate::source::SourceFile;
+use crate::rules::Diagnostic;
+use crate::rules::connections::{Acquisition, UseKind};
 
 pub const ID: &str = "never-closed";
 
-pub struct NeverClosed {
-    connections: Connections,
-    helpers: Vec<String>,
-}
-
-impl NeverClosed {
-    pub fn new(config: &Config) -> Result<NeverClosed> {
-        Ok(NeverClosed {
-            connections: Connections::new(&config.helpers)?,
-            helpers: config.helpers.clone(),
+/// The findings among the file's acquisitions.
+pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
+    acquisitions
+        .iter()
+        .filter(|a| a.closes().next().is_none() && !a.has(|k| matches!(k, UseKind::Argument | UseKind::Escapes | UseKind::Closing)))
+        .map(|a| {
+            let with = if a.has(|k| k == UseKind::With) { " (`with` on it does not close it)" } else { "" };
+            Diagnostic::new(
+                ID,
+                a.statement,
+                format!(
+                    "`{}` is never closed, returned or passed on{with}: the connection stays checked out; \
+                     close it in a `finally`",
+                    a.name
+                ),
+            )
         })
-    }
-}
-
-impl Rule for NeverClosed {
-    fn codes(&self) -> &'static [&'static str] {
-        &[ID]
-    }
-
-    fn needles(&self) -> Vec<String> {
-        last_parts(&self.helpers)
-    }
-
-    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
-        self.connections
-            .acquisitions(file)
-            .into_iter()
-            .filter(|a| a.closes().next().is_none() && !a.has(|k| matches!(k, UseKind::Argument | UseKind::Escapes | UseKind::Closing)))
-            .map(|a| {
-                let with = if a.has(|k| k == UseKind::With) { " (`with` on it does not close it)" } else { "" };
-                Diagnostic::new(
-                    ID,
-                    a.statement,
-                    format!(
-                        "`{}` is never closed, returned or passed on{with}: the connection stays checked out; \
-                         close it in a `finally`",
-                        a.name
-                    ),
-                )
-            })
-            .collect()
-    }
+        .collect()
 }

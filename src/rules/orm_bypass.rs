@@ -61,7 +61,7 @@ impl Rule for OrmBypass {
     }
 
     fn needles(&self) -> Vec<String> {
-        let mut needles = last_parts(&self.sessions);
+        let mut needles = self.sessions.clone();
         needles.push(".query.".into());
         needles
     }

@@ -32,7 +32,7 @@ use tree_sitter::{Node, Query};
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line};
-use crate::rules::{Diagnostic, Rule, last_parts};
+use crate::rules::{Diagnostic, Fixes, Rule};
 use crate::source::{SourceFile, line_indent};
 use crate::syntax::{self, calls_one_of, statements, text};
 
@@ -79,8 +79,12 @@ impl Rule for ReleaseBeforeClose {
         &["release-before-close", "close-in-expression"]
     }
 
+    fn fixes(&self) -> Fixes {
+        Fixes::Safe
+    }
+
     fn needles(&self) -> Vec<String> {
-        last_parts(&self.config.helpers)
+        self.config.helpers.clone()
     }
 
     fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {

@@ -36,7 +36,7 @@ use tree_sitter::{Node, Query};
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line, before_statement};
-use crate::rules::{Diagnostic, Rule, last_parts};
+use crate::rules::{Diagnostic, Fixes, Rule, last_parts};
 use crate::source::{SourceFile, line_end, line_indent};
 use crate::syntax::{self, calls_one_of, statement_assignment, statements, text};
 
@@ -72,6 +72,10 @@ impl Rule for TrackedHelper {
             "unrecognised-helper",
             "untrackable-connection",
         ]
+    }
+
+    fn fixes(&self) -> Fixes {
+        Fixes::Safe
     }
 
     fn needles(&self) -> Vec<String> {

@@ -16,8 +16,8 @@ use anyhow::Result;
 use tree_sitter::{Node, Query};
 
 use crate::config::Config;
-use crate::rules::connections::{Connections, UseKind};
-use crate::rules::{Diagnostic, Rule, last_parts};
+use crate::rules::connections::{Acquisition, UseKind};
+use crate::rules::{Diagnostic, last_parts};
 use crate::source::SourceFile;
 use crate::syntax::{self, calls_one_of, statement_assignment, statements, text};
 
@@ -28,7 +28,6 @@ pub struct WithDoesNotClose {
     query: Query,
     call: u32,
     name: u32,
-    connections: Connections,
     config: Config,
 }
 
@@ -42,7 +41,6 @@ impl WithDoesNotClose {
             call: syntax::capture(&query, QUERY_FILE, "call")?,
             name: syntax::capture(&query, QUERY_FILE, "name")?,
             query,
-            connections: Connections::new(&config.helpers)?,
             config: config.clone(),
         })
     }
@@ -132,22 +130,11 @@ enum HelperKind {
 const CLOSING: &str =
     "wrap it as `with contextlib.closing(...) as conn:`, or close it in a `finally`";
 
-impl Rule for WithDoesNotClose {
-    fn codes(&self) -> &'static [&'static str] {
-        &[ID]
-    }
-
-    fn needles(&self) -> Vec<String> {
-        let mut needles = last_parts(&self.config.helpers);
-        needles.extend(last_parts(&self.config.dbapi_connects));
-        needles
-    }
-
-    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+impl WithDoesNotClose {
+    /// The findings in the file; `acquisitions` tell which names hold a helper connection.
+    pub fn check(&self, file: &SourceFile, acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
         let src = file.text.as_slice();
-        let tracked_withs: Vec<Node> = self
-            .connections
-            .acquisitions(file)
+        let tracked_withs: Vec<Node> = acquisitions
             .iter()
             .flat_map(|a| {
                 a.uses
