@@ -15,6 +15,30 @@ pub fn compile_query(file: &str, source: &str) -> Result<Query> {
         .with_context(|| format!("queries/{file}: the query does not compile"))
 }
 
+/// Compile a query template: `placeholder` becomes the configured names'
+/// last dotted parts, quoted (for an `#any-of?` predicate), so the query
+/// only matches candidate calls; the whole names are checked in Rust.
+pub fn compile_template(
+    file: &str,
+    source: &str,
+    placeholder: &str,
+    names: &[String],
+) -> Result<Query> {
+    let quoted: Vec<String> = names
+        .iter()
+        .map(|n| format!("\"{}\"", n.rsplit('.').next().unwrap_or(n)))
+        .collect();
+    compile_query(file, &source.replace(placeholder, &quoted.join(" ")))
+}
+
+/// The node a match captured under `index`, if any.
+pub fn captured<'t>(m: &QueryMatch<'_, 't>, index: u32) -> Option<Node<'t>> {
+    m.captures()
+        .iter()
+        .find(|c| c.index == index)
+        .map(|c| c.node)
+}
+
 /// Look a capture up by name, naming the query file on failure.
 pub fn capture(query: &Query, file: &str, name: &str) -> Result<u32> {
     query

@@ -14,7 +14,7 @@ use tree_sitter::{Node, Query};
 use crate::config::Config;
 use crate::rules::close_not_guaranteed::{self, CloseNotGuaranteed};
 use crate::rules::with_does_not_close::{self, WithDoesNotClose};
-use crate::rules::{Diagnostic, Fixes, Rule, early_return_leak, last_parts, never_closed};
+use crate::rules::{Diagnostic, Fixes, Rule, early_return_leak, never_closed};
 use crate::source::SourceFile;
 use crate::syntax::{self, text};
 
@@ -88,13 +88,12 @@ pub struct Connections {
 
 impl Connections {
     pub fn new(helpers: &[String]) -> Result<Connections> {
-        let names: Vec<String> = last_parts(helpers)
-            .iter()
-            .map(|n| format!("\"{n}\""))
-            .collect();
-        let source =
-            include_str!("../../queries/connections.scm").replace("@HELPERS@", &names.join(" "));
-        let query = syntax::compile_query(QUERY_FILE, &source)?;
+        let query = syntax::compile_template(
+            QUERY_FILE,
+            include_str!("../../queries/connections.scm"),
+            "@HELPERS@",
+            helpers,
+        )?;
         Ok(Connections {
             call: syntax::capture(&query, QUERY_FILE, "call")?,
             query,

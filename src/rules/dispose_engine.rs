@@ -28,7 +28,7 @@ use tree_sitter::{Node, Query};
 
 use crate::config::Config;
 use crate::edit::Fix;
-use crate::rules::{Diagnostic, Fixes, Rule, Severity, last_parts};
+use crate::rules::{Diagnostic, Fixes, Rule, Severity};
 use crate::source::SourceFile;
 use crate::syntax::{self, calls_one_of, method_call_on_name, statements, text};
 use crate::wrap::{Finally, try_finally};
@@ -44,13 +44,12 @@ pub struct DisposeEngine {
 
 impl DisposeEngine {
     pub fn new(config: &Config) -> Result<DisposeEngine> {
-        let names: Vec<String> = last_parts(&config.engine_factories)
-            .iter()
-            .map(|n| format!("\"{n}\""))
-            .collect();
-        let source = include_str!("../../queries/dispose-engine.scm")
-            .replace("@FACTORIES@", &names.join(" "));
-        let query = syntax::compile_query(QUERY_FILE, &source)?;
+        let query = syntax::compile_template(
+            QUERY_FILE,
+            include_str!("../../queries/dispose-engine.scm"),
+            "@FACTORIES@",
+            &config.engine_factories,
+        )?;
         Ok(DisposeEngine {
             call: syntax::capture(&query, QUERY_FILE, "call")?,
             query,

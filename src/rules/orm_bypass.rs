@@ -19,7 +19,7 @@ use anyhow::Result;
 use tree_sitter::Query;
 
 use crate::config::Config;
-use crate::rules::{Diagnostic, Rule, last_parts};
+use crate::rules::{Diagnostic, Rule};
 use crate::source::SourceFile;
 use crate::syntax::{self, text};
 
@@ -37,13 +37,12 @@ pub struct OrmBypass {
 
 impl OrmBypass {
     pub fn new(config: &Config) -> Result<OrmBypass> {
-        let names: Vec<String> = last_parts(&config.orm_sessions)
-            .iter()
-            .map(|n| format!("\"{n}\""))
-            .collect();
-        let source =
-            include_str!("../../queries/orm-bypass.scm").replace("@SESSIONS@", &names.join(" "));
-        let query = syntax::compile_query(QUERY_FILE, &source)?;
+        let query = syntax::compile_template(
+            QUERY_FILE,
+            include_str!("../../queries/orm-bypass.scm"),
+            "@SESSIONS@",
+            &config.orm_sessions,
+        )?;
         Ok(OrmBypass {
             call: syntax::capture(&query, QUERY_FILE, "call")?,
             session: syntax::capture(&query, QUERY_FILE, "session")?,
@@ -73,12 +72,7 @@ impl Rule for OrmBypass {
         let src = file.text.as_slice();
         let mut out = Vec::new();
         syntax::for_each_match(&self.query, file, &["call"], |m| {
-            let node = |index| {
-                m.captures()
-                    .iter()
-                    .find(|c| c.index == index)
-                    .map(|c| c.node)
-            };
+            let node = |index| syntax::captured(m, index);
             let (Some(call), Some(session), Some(method)) =
                 (node(self.call), node(self.session), node(self.method))
             else {

@@ -94,12 +94,7 @@ impl Rule for ReleaseBeforeClose {
         let mut by_scope: Vec<(Node, Vec<Close>)> = Vec::new();
         let kinds = ["call"];
         syntax::for_each_match(&self.query, file, &kinds, |m| {
-            let node = |index| {
-                m.captures()
-                    .iter()
-                    .find(|c| c.index == index)
-                    .map(|c| c.node)
-            };
+            let node = |index| syntax::captured(m, index);
             if let (Some(close), Some(object)) = (node(self.close), node(self.object)) {
                 let scope = syntax::enclosing_scope(close);
                 let entry = (close, text(object, src));
