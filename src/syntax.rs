@@ -172,6 +172,24 @@ pub fn statements(block: Node) -> Vec<Node> {
         .collect()
 }
 
+/// The statement after `node` in its block, past comments.
+pub fn next_statement(node: Node) -> Option<Node> {
+    let mut next = node.next_named_sibling();
+    while let Some(c) = next.filter(|c| c.kind() == "comment") {
+        next = c.next_named_sibling();
+    }
+    next
+}
+
+/// The statement before `node` in its block, past comments.
+pub fn prev_statement(node: Node) -> Option<Node> {
+    let mut prev = node.prev_named_sibling();
+    while let Some(c) = prev.filter(|c| c.kind() == "comment") {
+        prev = c.prev_named_sibling();
+    }
+    prev
+}
+
 /// Whether `call` calls one of `names`: `name(...)`, or `x.name(...)` for
 /// any `x`; a dotted name (`socket.socket`) matches the end of the callee.
 pub fn calls_one_of(call: Node, names: &[String], src: &[u8]) -> Option<usize> {

@@ -165,11 +165,9 @@ impl CloseNotGuaranteed {
         let Some(close) = syntax::enclosing_statement(first.node) else {
             return false;
         };
-        let mut next = a.statement.next_named_sibling();
-        while let Some(s) =
-            next.filter(|s| s.kind() == "comment" || self.is_release(*s, &a.name, src))
-        {
-            next = s.next_named_sibling();
+        let mut next = syntax::next_statement(a.statement);
+        while let Some(s) = next.filter(|s| self.is_release(*s, &a.name, src)) {
+            next = syntax::next_statement(s);
         }
         next.is_some_and(|s| s == close || self.closes_only(s, close, &a.name, src))
     }

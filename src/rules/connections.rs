@@ -227,12 +227,8 @@ fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<U
                     // The `finally` guards the connection only if its `try`
                     // holds the acquisition or comes right after it.
                     let try_statement = up(depth + 1)?;
-                    let mut next = statement.next_named_sibling();
-                    while let Some(c) = next.filter(|c| c.kind() == "comment") {
-                        next = c.next_named_sibling();
-                    }
                     let guarded = try_statement.start_byte() <= statement.start_byte()
-                        || next == Some(try_statement);
+                        || syntax::next_statement(statement) == Some(try_statement);
                     return Some(UseKind::Close { finally: guarded });
                 }
             }

@@ -168,11 +168,9 @@ impl Rule for ReleaseBeforeClose {
 impl ReleaseBeforeClose {
     /// Whether the statement before `stmt` already releases `name`.
     fn released_before(&self, stmt: Node, name: &[u8], src: &[u8]) -> bool {
-        let mut prev = stmt.prev_named_sibling();
-        while let Some(p) = prev.filter(|p| p.kind() == "comment") {
-            prev = p.prev_named_sibling();
-        }
-        let Some(prev) = prev else { return false };
+        let Some(prev) = syntax::prev_statement(stmt) else {
+            return false;
+        };
         let body = text(prev, src);
         let call = format!("{}(", self.config.release);
         let attribute = [name, b"._tracking_context"].concat();
