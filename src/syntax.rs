@@ -46,19 +46,24 @@ pub fn capture(query: &Query, file: &str, name: &str) -> Result<u32> {
         .with_context(|| format!("queries/{file}: the query has no capture @{name}"))
 }
 
-/// Call `each` with every match of `query` in `file`: the matches a query
-/// cursor run over the whole tree finds, found faster. A query cursor costs
-/// several times what a plain cursor walk costs for every node it visits,
-/// and each rule would walk the whole tree again; instead the file's one
-/// shared walk (`SourceFile::nodes_of_kinds`) gives the nodes whose kind is
-/// one of `kinds` (the kinds of the query's patterns' outermost nodes) and
-/// the query runs only at those, pinned to them. Debug builds (every test)
-/// check that the matches are those of a whole-tree run, so a query whose
+/// Call `each` with every match of `query` in `file` whose outermost node
+/// (of one of `kinds`, the kinds of the query's patterns' outermost nodes)
+/// holds an occurrence of one of `anchors`: words every match the rule
+/// cares about holds (a called name's last part, `close`, `with`).
+///
+/// A query cursor costs several times what a plain cursor walk costs for
+/// every node it visits, and even one walk of the whole tree costs a good
+/// part of a parse. Instead, each occurrence of an anchor in the text leads
+/// one cursor from the root down to it, and the query runs pinned to the
+/// nodes of `kinds` on that path: the cost follows the occurrences, not the
+/// size of the file. Debug builds (every test) check the matches are those
+/// of a whole-tree run at the nodes that hold an anchor, so a query whose
 /// outermost kinds change without `kinds` fails loudly.
 pub fn for_each_match<'t>(
     query: &Query,
     file: &'t SourceFile,
     kinds: &[&str],
+    anchors: &[String],
     mut each: impl FnMut(&QueryMatch<'_, 't>),
 ) {
     let src = file.text.as_slice();
@@ -72,7 +77,7 @@ pub fn for_each_match<'t>(
     let mut seen = Vec::new();
     let mut matches_at = QueryCursor::new();
     matches_at.set_max_start_depth(Some(0));
-    for node in file.nodes_of_kinds(&ids) {
+    for node in holding(file, &ids, anchors) {
         let mut matches = matches_at.matches(query, node, src);
         while let Some(m) = matches.next() {
             #[cfg(debug_assertions)]
@@ -82,19 +87,69 @@ pub fn for_each_match<'t>(
     }
     #[cfg(debug_assertions)]
     {
+        let holds = |node: Node| {
+            anchors
+                .iter()
+                .any(|a| memchr::memmem::find(text(node, src), a.as_bytes()).is_some())
+        };
+        let (mut pinned, mut anchored) = (Vec::new(), Vec::new());
+        for node in file.nodes_of_kinds(&ids) {
+            let mut matches = matches_at.matches(query, node, src);
+            while let Some(m) = matches.next() {
+                pinned.push(match_key(m));
+                if holds(node) {
+                    anchored.push(match_key(m));
+                }
+            }
+        }
         let mut whole = Vec::new();
         let mut cursor = QueryCursor::new();
         let mut matches = cursor.matches(query, file.tree.root_node(), src);
         while let Some(m) = matches.next() {
             whole.push(match_key(m));
         }
-        seen.sort();
-        whole.sort();
+        for keys in [&mut seen, &mut pinned, &mut anchored, &mut whole] {
+            keys.sort();
+        }
         assert_eq!(
-            seen, whole,
+            pinned, whole,
             "for_each_match: the query matches outside the node kinds {kinds:?}"
         );
+        assert_eq!(
+            seen, anchored,
+            "for_each_match: the anchors {anchors:?} led to other nodes than those holding them"
+        );
     }
+}
+
+/// The nodes of kind ids `kinds` that hold a whole occurrence of one of
+/// `anchors`, in pre-order (document order, a node before those inside it).
+fn holding<'t>(file: &'t SourceFile, kinds: &[u16], anchors: &[String]) -> Vec<Node<'t>> {
+    let mut out: Vec<Node> = Vec::new();
+    let root = file.tree.root_node();
+    let mut cursor = file.tree.walk();
+    for anchor in anchors.iter().filter(|a| !a.is_empty()) {
+        for start in memchr::memmem::find_iter(&file.text, anchor.as_bytes()) {
+            let end = start + anchor.len();
+            cursor.reset(root);
+            loop {
+                let node = cursor.node();
+                if kinds.contains(&node.kind_id()) {
+                    out.push(node);
+                }
+                if cursor.goto_first_child_for_byte(start).is_none() {
+                    break;
+                }
+                let child = cursor.node();
+                if child.start_byte() > start || child.end_byte() < end {
+                    break;
+                }
+            }
+        }
+    }
+    out.sort_by_key(|n| (n.start_byte(), std::cmp::Reverse(n.end_byte()), n.id()));
+    out.dedup_by_key(|n| n.id());
+    out
 }
 
 #[cfg(debug_assertions)]

@@ -84,6 +84,8 @@ pub struct Connections {
     query: Query,
     call: u32,
     helpers: Vec<String>,
+    /// The helpers' last dotted parts: every helper call holds one.
+    anchors: Vec<String>,
 }
 
 impl Connections {
@@ -98,6 +100,7 @@ impl Connections {
             call: syntax::capture(&query, QUERY_FILE, "call")?,
             query,
             helpers: helpers.to_vec(),
+            anchors: crate::rules::last_parts(helpers),
         })
     }
 
@@ -105,7 +108,7 @@ impl Connections {
     pub fn helper_calls<'t>(&self, file: &'t SourceFile) -> Vec<Node<'t>> {
         let src = file.text.as_slice();
         let mut out = Vec::new();
-        syntax::for_each_match(&self.query, file, &["call"], |m| {
+        syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
             out.extend(
                 m.captures()
                     .iter()

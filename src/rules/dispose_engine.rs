@@ -39,6 +39,8 @@ const QUERY_FILE: &str = "dispose-engine.scm";
 pub struct DisposeEngine {
     query: Query,
     call: u32,
+    /// The factories' last dotted parts: every factory call holds one.
+    anchors: Vec<String>,
     config: Config,
 }
 
@@ -53,6 +55,7 @@ impl DisposeEngine {
         Ok(DisposeEngine {
             call: syntax::capture(&query, QUERY_FILE, "call")?,
             query,
+            anchors: crate::rules::last_parts(&config.engine_factories),
             config: config.clone(),
         })
     }
@@ -77,7 +80,7 @@ impl Rule for DisposeEngine {
         }
         let src = file.text.as_slice();
         let mut calls = Vec::new();
-        syntax::for_each_match(&self.query, file, &["call"], |m| {
+        syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
             calls.extend(
                 m.captures()
                     .iter()

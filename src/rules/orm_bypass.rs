@@ -33,6 +33,8 @@ pub struct OrmBypass {
     method: u32,
     model: u32,
     sessions: Vec<String>,
+    /// The sessions' last dotted parts and `query`: every match holds one.
+    anchors: Vec<String>,
 }
 
 impl OrmBypass {
@@ -50,6 +52,10 @@ impl OrmBypass {
             model: syntax::capture(&query, QUERY_FILE, "model")?,
             query,
             sessions: config.orm_sessions.clone(),
+            anchors: crate::rules::last_parts(&config.orm_sessions)
+                .into_iter()
+                .chain(["query".to_string()])
+                .collect(),
         })
     }
 }
@@ -71,7 +77,7 @@ impl Rule for OrmBypass {
         }
         let src = file.text.as_slice();
         let mut out = Vec::new();
-        syntax::for_each_match(&self.query, file, &["call"], |m| {
+        syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
             let node = |index| syntax::captured(m, index);
             let (Some(call), Some(session), Some(method)) =
                 (node(self.call), node(self.session), node(self.method))

@@ -93,7 +93,7 @@ impl Rule for ReleaseBeforeClose {
         // Close calls, grouped by the scope that holds them.
         let mut by_scope: Vec<(Node, Vec<Close>)> = Vec::new();
         let kinds = ["call"];
-        syntax::for_each_match(&self.query, file, &kinds, |m| {
+        syntax::for_each_match(&self.query, file, &kinds, &["close".into()], |m| {
             let node = |index| syntax::captured(m, index);
             if let (Some(close), Some(object)) = (node(self.close), node(self.object)) {
                 let scope = syntax::enclosing_scope(close);

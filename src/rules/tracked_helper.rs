@@ -86,7 +86,7 @@ impl Rule for TrackedHelper {
         let src = file.text.as_slice();
         let mut out = Vec::new();
         let kinds = ["function_definition"];
-        syntax::for_each_match(&self.query, file, &kinds, |m| {
+        syntax::for_each_match(&self.query, file, &kinds, &self.names, |m| {
             for capture in m.captures().iter().filter(|c| c.index == self.function) {
                 let function = capture.node;
                 let Some(name) = function.child_by_field_name("name") else {

@@ -144,12 +144,17 @@ impl WithDoesNotClose {
             })
             .collect();
         let mut out = Vec::new();
-        syntax::for_each_match(&self.query, file, &["with_item"], |m| {
-            for capture in m.captures() {
-                let node = capture.node;
-                if capture.index == self.call {
-                    if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
-                        out.push(Diagnostic::new(
+        syntax::for_each_match(
+            &self.query,
+            file,
+            &["with_statement"],
+            &["with".into()],
+            |m| {
+                for capture in m.captures() {
+                    let node = capture.node;
+                    if capture.index == self.call {
+                        if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
+                            out.push(Diagnostic::new(
                             ID,
                             node,
                             format!(
@@ -157,26 +162,26 @@ impl WithDoesNotClose {
                                 self.config.dbapi_connects[i]
                             ),
                         ));
-                    } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
-                        let helper = last_parts(&self.config.helpers).swap_remove(i);
-                        let message = match self.helper_kind(file, helper.as_bytes()) {
-                            HelperKind::ContextManager => continue,
-                            HelperKind::DbApi => format!(
-                                "`{helper}()` returns a DB-API connection, whose `with` ends the transaction but \
+                        } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
+                            let helper = last_parts(&self.config.helpers).swap_remove(i);
+                            let message = match self.helper_kind(file, helper.as_bytes()) {
+                                HelperKind::ContextManager => continue,
+                                HelperKind::DbApi => format!(
+                                    "`{helper}()` returns a DB-API connection, whose `with` ends the transaction but \
                                  does not close it; {CLOSING}"
-                            ),
-                            _ => format!(
-                                "`with {helper}()`: the connection's tracking is never released there, and a \
+                                ),
+                                _ => format!(
+                                    "`with {helper}()`: the connection's tracking is never released there, and a \
                                  DB-API connection's `with` does not close it; bind it with `conn = {helper}()` \
                                  and close it in a `finally`"
-                            ),
-                        };
-                        out.push(Diagnostic::new(ID, node, message));
-                    }
-                } else if capture.index == self.name {
-                    let name = text(node, src);
-                    if tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src) {
-                        out.push(Diagnostic::new(
+                                ),
+                            };
+                            out.push(Diagnostic::new(ID, node, message));
+                        }
+                    } else if capture.index == self.name {
+                        let name = text(node, src);
+                        if tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src) {
+                            out.push(Diagnostic::new(
                             ID,
                             node,
                             format!(
@@ -184,10 +189,11 @@ impl WithDoesNotClose {
                                 String::from_utf8_lossy(name)
                             ),
                         ));
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
         out
     }
 }
