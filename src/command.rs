@@ -446,7 +446,14 @@ fn process(
     }
     // A filter must give its input back when it cannot fix it.
     let echo = (view.stdin && view.mode == Mode::Apply).then(|| bytes.clone());
-    let outcome = match fixer.review(&path, bytes, review) {
+    // `check` reports fixable findings without making the fixed text; its
+    // JSON lists the edits, which needs the fixed text.
+    let outcome = if view.mode == Mode::Check && !view.json {
+        fixer.find(&path, bytes)
+    } else {
+        fixer.review(&path, bytes, review)
+    };
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(rejection) => {
             report.output = echo.unwrap_or_default();
@@ -490,6 +497,8 @@ fn process(
     }
     if outcome.change.is_some() {
         report.changed = Some(outcome.fixes);
+    } else if view.mode == Mode::Check && outcome.fixable > 0 {
+        report.changed = Some(outcome.fixable);
     }
     report
 }

@@ -33,6 +33,8 @@ pub struct Outcome {
     pub change: Option<(Vec<u8>, Vec<u8>)>,
     /// How many fixes were applied in all passes.
     pub fixes: usize,
+    /// How many of `diagnostics` have a fix this run applies.
+    pub fixable: usize,
     /// How many fixes the reviewer declined.
     pub declined: usize,
     /// How many passes applied fixes: 1 when the fixes found on the
@@ -96,6 +98,33 @@ impl Fixer {
             .is_some_and(|f| self.unsafe_fixes || !f.unsafe_)
     }
 
+    /// Only find: run the rules once on `bytes` and count the fixes this run
+    /// would apply, without applying them (what `check` needs, like a
+    /// linter's report of fixable findings). Applying, verifying and
+    /// reaching the fixed point are for the commands that produce the fixed
+    /// text; a file whose fixes would fail that verification is reported by
+    /// them, not here. `Outcome::change` is always `None`; `fixable` counts.
+    pub fn find(&self, path: &Path, bytes: Vec<u8>) -> Result<Outcome, Rejection> {
+        let (bom, text) = source::check_bytes(bytes)?;
+        if !self.needles.iter().any(|n| n.find(&text).is_some()) {
+            return Ok(Outcome {
+                text,
+                bom,
+                ..Outcome::default()
+            });
+        }
+        let file = SourceFile::parse(path, bom, text, None)?;
+        let diagnostics = self.diagnostics(&file, false);
+        let fixable = diagnostics.iter().filter(|d| self.applicable(d)).count();
+        Ok(Outcome {
+            diagnostics,
+            fixable,
+            text: file.text,
+            bom,
+            ..Outcome::default()
+        })
+    }
+
     /// Run the rules on `bytes` (a file's content, `path` for messages and
     /// for the helper's context string) and apply every fix.
     pub fn run(&self, path: &Path, bytes: Vec<u8>) -> Result<Outcome, Rejection> {
@@ -123,6 +152,7 @@ impl Fixer {
         }
         let file = SourceFile::parse(path, bom, text, None)?;
         let diagnostics = self.diagnostics(&file, false);
+        let fixable = diagnostics.iter().filter(|d| self.applicable(d)).count();
         let mut pending: Vec<Diagnostic> = diagnostics
             .iter()
             .filter(|d| self.applicable(d))
@@ -168,6 +198,7 @@ impl Fixer {
                     diagnostics,
                     change,
                     fixes: applied,
+                    fixable,
                     declined: declines,
                     passes,
                     text: file.text,

@@ -196,6 +196,12 @@ proptest! {
         if result.is_err() {
             count(&REJECTED);
         }
+        // `check` only finds; it must say what applying would do.
+        if let Ok(outcome) = &result {
+            let found = fixer().find(path, input.clone()).unwrap();
+            prop_assert_eq!(&found.diagnostics, &outcome.diagnostics);
+            prop_assert_eq!(found.fixable > 0, outcome.change.is_some(), "check and apply disagree on whether the file changes");
+        }
         if let Some((old, new)) = result.ok().and_then(|outcome| outcome.change) {
             count(&CHANGED);
             prop_assert_eq!(&old, &input);

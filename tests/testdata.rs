@@ -103,6 +103,14 @@ fn testdata_cases() {
                 continue;
             }
         };
+        // `check` only finds; it must count what applying does.
+        let found = fixer.find(Path::new("input.py"), input.clone()).unwrap();
+        if (&found.diagnostics, found.fixable) != (&outcome.diagnostics, outcome.fixes) {
+            failures.push(format!(
+                "{name}: check finds {} fixable, apply applies {}",
+                found.fixable, outcome.fixes
+            ));
+        }
         let output = outcome
             .change
             .as_ref()
