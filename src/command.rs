@@ -333,9 +333,12 @@ fn plural(n: usize, word: &str) -> String {
 /// A file's bytes, unless it is larger than the limit: syntax trees take
 /// tens of times a file's size, so memory stays bounded.
 fn read_limited(path: &Path, max_kib: u64) -> Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read the file: {}", describe(&e)))?
-        .len();
+    let cannot = |e: std::io::Error| format!("cannot read the file: {}", describe(&e));
+    // One open and one fstat, as `std::fs::read` does, not a stat of the
+    // path first: on a tree where few files hold a needle, reading is most
+    // of the work.
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len();
     if size > max_kib * 1024 {
         return Err(format!(
             "the file is {} KiB, over the limit of {max_kib} KiB (max_file_kib); it is left unchanged \
@@ -343,7 +346,9 @@ fn read_limited(path: &Path, max_kib: u64) -> Result<Vec<u8>, String> {
             size.div_ceil(1024)
         ));
     }
-    std::fs::read(path).map_err(|e| format!("cannot read the file: {}", describe(&e)))
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    file.read_to_end(&mut bytes).map_err(cannot)?;
+    Ok(bytes)
 }
 
 /// `connfix report`: all files' findings, rendered at once.

@@ -129,11 +129,16 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
-        let names = self.helpers.iter().chain(&self.engine_factories).chain([
-            &self.acquire,
-            &self.release,
-            &self.dispose_method,
-        ]);
+        // Every name list: some become quoted strings in the rules' queries.
+        let names = self
+            .helpers
+            .iter()
+            .chain(&self.engine_factories)
+            .chain(&self.dbapi_connects)
+            .chain(&self.raw_connections)
+            .chain(&self.orm_sessions)
+            .chain(&self.safe_contexts)
+            .chain([&self.acquire, &self.release, &self.dispose_method]);
         for name in names {
             let ok = !name.is_empty()
                 && name.split('.').all(|part| {
@@ -143,9 +148,7 @@ impl Config {
                         && part.chars().all(|c| c.is_alphanumeric() || c == '_')
                 });
             if !ok {
-                bail!(
-                    "`{name}` is not a Python name (dotted names are allowed for helpers and factories)"
-                );
+                bail!("`{name}` is not a Python name (dotted names are allowed in the name lists)");
             }
         }
         for name in [&self.acquire, &self.release, &self.dispose_method] {
@@ -216,7 +219,13 @@ mod tests {
         let error = load("connfix.toml", "acquire = \"track-it\"\n").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "DIR/connfix.toml: invalid configuration: `track-it` is not a Python name (dotted names are allowed for helpers and factories)"
+            "DIR/connfix.toml: invalid configuration: `track-it` is not a Python name (dotted names are allowed in the name lists)"
+        );
+        // A session name becomes a quoted string in a query.
+        let error = load("connfix.toml", "orm_sessions = [\"db.\\\"session\"]\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "DIR/connfix.toml: invalid configuration: `db.\"session` is not a Python name (dotted names are allowed in the name lists)"
         );
     }
 }

@@ -21,6 +21,9 @@ pub struct Fixer {
     rules: Ruleset,
     /// The words of which a file must hold one to be parsed at all.
     needles: Vec<memmem::Finder<'static>>,
+    /// Each rule's own needles: a rule whose needles a file does not hold
+    /// does not run on it (nor compile its query).
+    rule_needles: Vec<Vec<memmem::Finder<'static>>>,
     unsafe_fixes: bool,
 }
 
@@ -61,6 +64,16 @@ pub type Review<'r> = &'r mut dyn FnMut(&Proposal) -> bool;
 impl Fixer {
     /// `unsafe_fixes`: apply fixes marked unsafe too.
     pub fn new(rules: Ruleset, unsafe_fixes: bool) -> Fixer {
+        let rule_needles = rules
+            .rules
+            .iter()
+            .map(|r| {
+                r.needles()
+                    .iter()
+                    .map(|w| memmem::Finder::new(w.as_bytes()).into_owned())
+                    .collect()
+            })
+            .collect();
         let mut words: Vec<String> = rules.rules.iter().flat_map(|r| r.needles()).collect();
         // A word that holds another is implied by it: keep only the shorter.
         words.sort_by_key(String::len);
@@ -82,6 +95,7 @@ impl Fixer {
         Fixer {
             rules,
             needles,
+            rule_needles,
             unsafe_fixes,
         }
     }
@@ -250,13 +264,15 @@ impl Fixer {
             .rules
             .rules
             .iter()
-            .filter(|r| match r.fixes() {
+            .zip(&self.rule_needles)
+            .filter(|(r, _)| match r.fixes() {
                 _ if !fixing_only => true,
                 Fixes::Safe => true,
                 Fixes::Unsafe => self.unsafe_fixes,
                 Fixes::Never => false,
             })
-            .flat_map(|r| r.check(file))
+            .filter(|(_, needles)| needles.iter().any(|n| n.find(&file.text).is_some()))
+            .flat_map(|(r, _)| r.check(file))
             .filter(|d| self.rules.enabled.contains(&d.rule) && !silenced.covers(&file.text, d))
             .collect();
         all.sort_by_key(|d| d.offset);

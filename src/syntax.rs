@@ -2,48 +2,94 @@
 //! which node is a statement, what a call calls, where a scope ends, which
 //! statements share a line. Answers only; no rule logic.
 
-use tree_sitter::{Node, Query, QueryCursor, QueryMatch, StreamingIterator};
+use std::sync::OnceLock;
 
-use anyhow::{Context, Result};
+use tree_sitter::{Node, Query, QueryCapture, QueryCursor, StreamingIterator};
+
+use anyhow::Result;
 
 use crate::source::SourceFile;
 
-/// Compile a query shipped in `queries/`, naming the file on failure.
-pub fn compile_query(file: &str, source: &str) -> Result<Query> {
-    Query::new(&tree_sitter_python::LANGUAGE.into(), source)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("queries/{file}: the query does not compile"))
+/// A query shipped in `queries/`, compiled the first time a file needs it.
+/// Compiling costs 1-4 ms a query, as much as the rest of a run over a
+/// repository in which few files hold a needle (the standard library: 5 of
+/// 1,790); files with no needle never need one.
+pub struct LazyQuery {
+    file: &'static str,
+    source: String,
+    /// Compiled by the first thread that needs it; the others wait for it.
+    compiled: OnceLock<Result<Query, String>>,
 }
 
-/// Compile a query template: `placeholder` becomes the configured names'
-/// last dotted parts, quoted (for an `#any-of?` predicate), so the query
-/// only matches candidate calls; the whole names are checked in Rust.
-pub fn compile_template(
-    file: &str,
-    source: &str,
-    placeholder: &str,
-    names: &[String],
-) -> Result<Query> {
-    let quoted: Vec<String> = names
-        .iter()
-        .map(|n| format!("\"{}\"", n.rsplit('.').next().unwrap_or(n)))
-        .collect();
-    compile_query(file, &source.replace(placeholder, &quoted.join(" ")))
+impl LazyQuery {
+    pub fn new(file: &'static str, source: &str) -> LazyQuery {
+        LazyQuery {
+            file,
+            source: source.to_string(),
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// A query template: `placeholder` becomes the configured names' last
+    /// dotted parts, quoted (for an `#any-of?` predicate), so the query only
+    /// matches candidate calls; the whole names are checked in Rust. The
+    /// configuration allows only Python names, so a template compiles
+    /// whatever the names.
+    pub fn template(
+        file: &'static str,
+        source: &str,
+        placeholder: &str,
+        names: &[String],
+    ) -> LazyQuery {
+        let quoted: Vec<String> = names
+            .iter()
+            .map(|n| format!("\"{}\"", n.rsplit('.').next().unwrap_or(n)))
+            .collect();
+        LazyQuery::new(file, &source.replace(placeholder, &quoted.join(" ")))
+    }
+
+    /// The compiled query; an error names the query's file.
+    pub fn compile(&self) -> Result<&Query> {
+        self.compiled
+            .get_or_init(|| {
+                Query::new(&tree_sitter_python::LANGUAGE.into(), &self.source)
+                    .map_err(|e| format!("queries/{}: the query does not compile: {e}", self.file))
+            })
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The compiled query. Every shipped query compiles with any configured
+    /// names (the tests compile each one), so a failure is a bug in connfix.
+    fn get(&self) -> &Query {
+        self.compile()
+            .unwrap_or_else(|e| panic!("a shipped query does not compile: {e:#}"))
+    }
 }
 
-/// The node a match captured under `index`, if any.
-pub fn captured<'t>(m: &QueryMatch<'_, 't>, index: u32) -> Option<Node<'t>> {
-    m.captures()
-        .iter()
-        .find(|c| c.index == index)
-        .map(|c| c.node)
+/// One match of a query: its captured nodes, by capture name.
+pub struct Match<'a, 't> {
+    captures: &'a [QueryCapture<'t>],
+    names: &'a [&'a str],
 }
 
-/// Look a capture up by name, naming the query file on failure.
-pub fn capture(query: &Query, file: &str, name: &str) -> Result<u32> {
-    query
-        .capture_index_for_name(name)
-        .with_context(|| format!("queries/{file}: the query has no capture @{name}"))
+impl<'a, 't> Match<'a, 't> {
+    /// The first node captured as `@name`, if any.
+    pub fn get(&self, name: &str) -> Option<Node<'t>> {
+        self.all(name).next()
+    }
+
+    /// Every node captured as `@name`.
+    pub fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = Node<'t>> + 's {
+        debug_assert!(
+            self.names.contains(&name),
+            "the query has no capture @{name}"
+        );
+        self.captures
+            .iter()
+            .filter(move |c| self.names[c.index as usize] == name)
+            .map(|c| c.node)
+    }
 }
 
 /// Call `each` with every match of `query` in `file` whose outermost node
@@ -60,29 +106,34 @@ pub fn capture(query: &Query, file: &str, name: &str) -> Result<u32> {
 /// of a whole-tree run at the nodes that hold an anchor, so a query whose
 /// outermost kinds change without `kinds` fails loudly.
 pub fn for_each_match<'t>(
-    query: &Query,
+    query: &LazyQuery,
     file: &'t SourceFile,
     kinds: &[&str],
     anchors: &[String],
-    mut each: impl FnMut(&QueryMatch<'_, 't>),
+    mut each: impl FnMut(Match<'_, 't>),
 ) {
+    let nodes = holding(file, &ids_of(file, kinds), anchors);
+    if nodes.is_empty() {
+        return;
+    }
+    let query = query.get();
+    let names = query.capture_names();
     let src = file.text.as_slice();
-    let language = file.tree.language();
-    let ids: Vec<u16> = kinds
-        .iter()
-        .map(|kind| language.id_for_node_kind(kind, true))
-        .collect();
-    debug_assert!(!ids.contains(&0), "unknown node kind in {kinds:?}");
+    #[cfg(debug_assertions)]
+    let ids = ids_of(file, kinds);
     #[cfg(debug_assertions)]
     let mut seen = Vec::new();
     let mut matches_at = QueryCursor::new();
     matches_at.set_max_start_depth(Some(0));
-    for node in holding(file, &ids, anchors) {
+    for node in nodes {
         let mut matches = matches_at.matches(query, node, src);
         while let Some(m) = matches.next() {
             #[cfg(debug_assertions)]
             seen.push(match_key(m));
-            each(m);
+            each(Match {
+                captures: m.captures(),
+                names,
+            });
         }
     }
     #[cfg(debug_assertions)]
@@ -122,6 +173,16 @@ pub fn for_each_match<'t>(
     }
 }
 
+fn ids_of(file: &SourceFile, kinds: &[&str]) -> Vec<u16> {
+    let language = file.tree.language();
+    let ids: Vec<u16> = kinds
+        .iter()
+        .map(|kind| language.id_for_node_kind(kind, true))
+        .collect();
+    debug_assert!(!ids.contains(&0), "unknown node kind in {kinds:?}");
+    ids
+}
+
 /// The nodes of kind ids `kinds` that hold a whole occurrence of one of
 /// `anchors`, in pre-order (document order, a node before those inside it).
 fn holding<'t>(file: &'t SourceFile, kinds: &[u16], anchors: &[String]) -> Vec<Node<'t>> {
@@ -156,7 +217,7 @@ fn holding<'t>(file: &'t SourceFile, kinds: &[u16], anchors: &[String]) -> Vec<N
 type MatchKey = (usize, Vec<(u32, usize, usize)>);
 
 #[cfg(debug_assertions)]
-fn match_key(m: &QueryMatch) -> MatchKey {
+fn match_key(m: &tree_sitter::QueryMatch) -> MatchKey {
     let mut captures: Vec<(u32, usize, usize)> = m
         .captures()
         .iter()
@@ -467,4 +528,53 @@ pub fn target_names(target: Node) -> Vec<Node> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// Queries compile on first use, so compile every shipped one here, with
+    /// the default names in its placeholders and with a name of every shape
+    /// the configuration allows.
+    #[test]
+    fn every_shipped_query_compiles() {
+        let defaults = Config::default();
+        let odd = vec![
+            "a.b_c.D9".to_string(),
+            "_".to_string(),
+            "émoji_ünicode".to_string(),
+        ];
+        let mut compiled = 0;
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/queries")).unwrap() {
+            let path = entry.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            for names in [
+                &defaults.helpers,
+                &defaults.engine_factories,
+                &defaults.orm_sessions,
+                &odd,
+            ] {
+                let mut text = source.clone();
+                for placeholder in ["@HELPERS@", "@FACTORIES@", "@SESSIONS@"] {
+                    text = LazyQuery::template("x.scm", &text, placeholder, names).source;
+                }
+                LazyQuery::new("x.scm", &text)
+                    .compile()
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+                compiled += 1;
+            }
+        }
+        assert_eq!(compiled, 6 * 4);
+    }
+
+    #[test]
+    fn a_query_that_does_not_compile_names_its_file() {
+        let error = LazyQuery::new("broken.scm", "(call").compile().unwrap_err();
+        assert!(
+            format!("{error:#}").starts_with("queries/broken.scm: the query does not compile: "),
+            "{error:#}"
+        );
+    }
 }

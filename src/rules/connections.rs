@@ -9,14 +9,14 @@
 //! four rules, each in its own file with its own code, doc and testdata.
 
 use anyhow::Result;
-use tree_sitter::{Node, Query};
+use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::rules::close_not_guaranteed::{self, CloseNotGuaranteed};
 use crate::rules::with_does_not_close::{self, WithDoesNotClose};
 use crate::rules::{Diagnostic, Fixes, Rule, early_return_leak, never_closed};
 use crate::source::SourceFile;
-use crate::syntax::{self, text};
+use crate::syntax::{self, LazyQuery, text};
 
 const QUERY_FILE: &str = "connections.scm";
 
@@ -81,8 +81,7 @@ impl Acquisition<'_> {
 
 /// The compiled query, built once per rule from the configured helpers.
 pub struct Connections {
-    query: Query,
-    call: u32,
+    query: LazyQuery,
     helpers: Vec<String>,
     /// The helpers' last dotted parts: every helper call holds one.
     anchors: Vec<String>,
@@ -90,15 +89,13 @@ pub struct Connections {
 
 impl Connections {
     pub fn new(helpers: &[String]) -> Result<Connections> {
-        let query = syntax::compile_template(
-            QUERY_FILE,
-            include_str!("../../queries/connections.scm"),
-            "@HELPERS@",
-            helpers,
-        )?;
         Ok(Connections {
-            call: syntax::capture(&query, QUERY_FILE, "call")?,
-            query,
+            query: LazyQuery::template(
+                QUERY_FILE,
+                include_str!("../../queries/connections.scm"),
+                "@HELPERS@",
+                helpers,
+            ),
             helpers: helpers.to_vec(),
             anchors: crate::rules::last_parts(helpers),
         })
@@ -110,13 +107,8 @@ impl Connections {
         let mut out = Vec::new();
         syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
             out.extend(
-                m.captures()
-                    .iter()
-                    .filter(|c| {
-                        c.index == self.call
-                            && syntax::calls_one_of(c.node, &self.helpers, src).is_some()
-                    })
-                    .map(|c| c.node),
+                m.all("call")
+                    .filter(|call| syntax::calls_one_of(*call, &self.helpers, src).is_some()),
             );
         });
         out

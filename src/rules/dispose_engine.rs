@@ -24,21 +24,20 @@
 //! silently: engines already disposed in an enclosing or following `finally`.
 
 use anyhow::Result;
-use tree_sitter::{Node, Query};
+use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::edit::Fix;
 use crate::rules::{Diagnostic, Fixes, Rule, Severity};
 use crate::source::SourceFile;
-use crate::syntax::{self, calls_one_of, method_call_on_name, statements, text};
+use crate::syntax::{self, LazyQuery, calls_one_of, method_call_on_name, statements, text};
 use crate::wrap::{Finally, try_finally};
 
 pub const ID: &str = "dispose-engine";
 const QUERY_FILE: &str = "dispose-engine.scm";
 
 pub struct DisposeEngine {
-    query: Query,
-    call: u32,
+    query: LazyQuery,
     /// The factories' last dotted parts: every factory call holds one.
     anchors: Vec<String>,
     config: Config,
@@ -46,15 +45,13 @@ pub struct DisposeEngine {
 
 impl DisposeEngine {
     pub fn new(config: &Config) -> Result<DisposeEngine> {
-        let query = syntax::compile_template(
-            QUERY_FILE,
-            include_str!("../../queries/dispose-engine.scm"),
-            "@FACTORIES@",
-            &config.engine_factories,
-        )?;
         Ok(DisposeEngine {
-            call: syntax::capture(&query, QUERY_FILE, "call")?,
-            query,
+            query: LazyQuery::template(
+                QUERY_FILE,
+                include_str!("../../queries/dispose-engine.scm"),
+                "@FACTORIES@",
+                &config.engine_factories,
+            ),
             anchors: crate::rules::last_parts(&config.engine_factories),
             config: config.clone(),
         })
@@ -81,12 +78,7 @@ impl Rule for DisposeEngine {
         let src = file.text.as_slice();
         let mut calls = Vec::new();
         syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
-            calls.extend(
-                m.captures()
-                    .iter()
-                    .filter(|c| c.index == self.call)
-                    .map(|c| c.node),
-            );
+            calls.extend(m.all("call"));
         });
         calls
             .into_iter()

@@ -16,22 +16,17 @@
 //! hand. Sessions are configurable (`orm_sessions`).
 
 use anyhow::Result;
-use tree_sitter::Query;
 
 use crate::config::Config;
 use crate::rules::{Diagnostic, Rule};
 use crate::source::SourceFile;
-use crate::syntax::{self, text};
+use crate::syntax::{self, LazyQuery, text};
 
 pub const ID: &str = "orm-bypass";
 const QUERY_FILE: &str = "orm-bypass.scm";
 
 pub struct OrmBypass {
-    query: Query,
-    call: u32,
-    session: u32,
-    method: u32,
-    model: u32,
+    query: LazyQuery,
     sessions: Vec<String>,
     /// The sessions' last dotted parts and `query`: every match holds one.
     anchors: Vec<String>,
@@ -39,18 +34,13 @@ pub struct OrmBypass {
 
 impl OrmBypass {
     pub fn new(config: &Config) -> Result<OrmBypass> {
-        let query = syntax::compile_template(
-            QUERY_FILE,
-            include_str!("../../queries/orm-bypass.scm"),
-            "@SESSIONS@",
-            &config.orm_sessions,
-        )?;
         Ok(OrmBypass {
-            call: syntax::capture(&query, QUERY_FILE, "call")?,
-            session: syntax::capture(&query, QUERY_FILE, "session")?,
-            method: syntax::capture(&query, QUERY_FILE, "method")?,
-            model: syntax::capture(&query, QUERY_FILE, "model")?,
-            query,
+            query: LazyQuery::template(
+                QUERY_FILE,
+                include_str!("../../queries/orm-bypass.scm"),
+                "@SESSIONS@",
+                &config.orm_sessions,
+            ),
             sessions: config.orm_sessions.clone(),
             anchors: crate::rules::last_parts(&config.orm_sessions)
                 .into_iter()
@@ -78,14 +68,13 @@ impl Rule for OrmBypass {
         let src = file.text.as_slice();
         let mut out = Vec::new();
         syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
-            let node = |index| syntax::captured(m, index);
             let (Some(call), Some(session), Some(method)) =
-                (node(self.call), node(self.session), node(self.method))
+                (m.get("call"), m.get("session"), m.get("method"))
             else {
                 return;
             };
             let session = text(session, src);
-            let model = node(self.model).map(|m| text(m, src));
+            let model = m.get("model").map(|m| text(m, src));
             let known = match model {
                 Some(model) => model.first().is_some_and(u8::is_ascii_uppercase),
                 None => self.sessions.iter().any(|s| {

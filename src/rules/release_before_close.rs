@@ -27,14 +27,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Result;
-use tree_sitter::{Node, Query};
+use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line};
 use crate::rules::{Diagnostic, Fixes, Rule};
 use crate::source::{SourceFile, line_indent};
-use crate::syntax::{self, calls_one_of, statements, text};
+use crate::syntax::{self, LazyQuery, calls_one_of, statements, text};
 
 pub const ID: &str = "release-before-close";
 
@@ -43,22 +43,17 @@ type Close<'t, 's> = (Node<'t>, &'s [u8]);
 const QUERY_FILE: &str = "release-before-close.scm";
 
 pub struct ReleaseBeforeClose {
-    query: Query,
-    close: u32,
-    object: u32,
+    query: LazyQuery,
     config: Config,
 }
 
 impl ReleaseBeforeClose {
     pub fn new(config: &Config) -> Result<ReleaseBeforeClose> {
-        let query = syntax::compile_query(
-            QUERY_FILE,
-            include_str!("../../queries/release-before-close.scm"),
-        )?;
         Ok(ReleaseBeforeClose {
-            close: syntax::capture(&query, QUERY_FILE, "close")?,
-            object: syntax::capture(&query, QUERY_FILE, "object")?,
-            query,
+            query: LazyQuery::new(
+                QUERY_FILE,
+                include_str!("../../queries/release-before-close.scm"),
+            ),
             config: config.clone(),
         })
     }
@@ -94,8 +89,7 @@ impl Rule for ReleaseBeforeClose {
         let mut by_scope: Vec<(Node, Vec<Close>)> = Vec::new();
         let kinds = ["call"];
         syntax::for_each_match(&self.query, file, &kinds, &["close".into()], |m| {
-            let node = |index| syntax::captured(m, index);
-            if let (Some(close), Some(object)) = (node(self.close), node(self.object)) {
+            if let (Some(close), Some(object)) = (m.get("close"), m.get("object")) {
                 let scope = syntax::enclosing_scope(close);
                 let entry = (close, text(object, src));
                 match by_scope.iter_mut().find(|(s, _)| *s == scope) {

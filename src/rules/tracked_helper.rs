@@ -31,34 +31,28 @@
 //! says so and what to do instead.
 
 use anyhow::Result;
-use tree_sitter::{Node, Query};
+use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line, before_statement};
 use crate::rules::{Diagnostic, Fixes, Rule, last_parts};
 use crate::source::{SourceFile, line_end, line_indent};
-use crate::syntax::{self, calls_one_of, statement_assignment, statements, text};
+use crate::syntax::{self, LazyQuery, calls_one_of, statement_assignment, statements, text};
 
 pub const ID: &str = "tracked-helper";
 const QUERY_FILE: &str = "tracked-helper.scm";
 
 pub struct TrackedHelper {
-    query: Query,
-    function: u32,
+    query: LazyQuery,
     names: Vec<String>,
     config: Config,
 }
 
 impl TrackedHelper {
     pub fn new(config: &Config) -> Result<TrackedHelper> {
-        let query =
-            syntax::compile_query(QUERY_FILE, include_str!("../../queries/tracked-helper.scm"))?;
-        let function = syntax::capture(&query, QUERY_FILE, "function")?;
-        syntax::capture(&query, QUERY_FILE, "name")?;
         Ok(TrackedHelper {
-            query,
-            function,
+            query: LazyQuery::new(QUERY_FILE, include_str!("../../queries/tracked-helper.scm")),
             names: last_parts(&config.helpers),
             config: config.clone(),
         })
@@ -87,8 +81,7 @@ impl Rule for TrackedHelper {
         let mut out = Vec::new();
         let kinds = ["function_definition"];
         syntax::for_each_match(&self.query, file, &kinds, &self.names, |m| {
-            for capture in m.captures().iter().filter(|c| c.index == self.function) {
-                let function = capture.node;
+            for function in m.all("function") {
                 let Some(name) = function.child_by_field_name("name") else {
                     continue;
                 };

@@ -13,34 +13,29 @@
 //! Report only; the message names the fix (`contextlib.closing(...)`).
 
 use anyhow::Result;
-use tree_sitter::{Node, Query};
+use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::rules::connections::{Acquisition, UseKind};
 use crate::rules::{Diagnostic, last_parts};
 use crate::source::SourceFile;
-use crate::syntax::{self, calls_one_of, statement_assignment, statements, text};
+use crate::syntax::{self, LazyQuery, calls_one_of, statement_assignment, statements, text};
 
 pub const ID: &str = "with-does-not-close";
 const QUERY_FILE: &str = "with-does-not-close.scm";
 
 pub struct WithDoesNotClose {
-    query: Query,
-    call: u32,
-    name: u32,
+    query: LazyQuery,
     config: Config,
 }
 
 impl WithDoesNotClose {
     pub fn new(config: &Config) -> Result<WithDoesNotClose> {
-        let query = syntax::compile_query(
-            QUERY_FILE,
-            include_str!("../../queries/with-does-not-close.scm"),
-        )?;
         Ok(WithDoesNotClose {
-            call: syntax::capture(&query, QUERY_FILE, "call")?,
-            name: syntax::capture(&query, QUERY_FILE, "name")?,
-            query,
+            query: LazyQuery::new(
+                QUERY_FILE,
+                include_str!("../../queries/with-does-not-close.scm"),
+            ),
             config: config.clone(),
         })
     }
@@ -150,11 +145,9 @@ impl WithDoesNotClose {
             &["with_statement"],
             &["with".into()],
             |m| {
-                for capture in m.captures() {
-                    let node = capture.node;
-                    if capture.index == self.call {
-                        if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
-                            out.push(Diagnostic::new(
+                if let Some(node) = m.get("call") {
+                    if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
+                        out.push(Diagnostic::new(
                             ID,
                             node,
                             format!(
@@ -162,26 +155,26 @@ impl WithDoesNotClose {
                                 self.config.dbapi_connects[i]
                             ),
                         ));
-                        } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
-                            let helper = last_parts(&self.config.helpers).swap_remove(i);
-                            let message = match self.helper_kind(file, helper.as_bytes()) {
-                                HelperKind::ContextManager => continue,
-                                HelperKind::DbApi => format!(
-                                    "`{helper}()` returns a DB-API connection, whose `with` ends the transaction but \
+                    } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
+                        let helper = last_parts(&self.config.helpers).swap_remove(i);
+                        let message = match self.helper_kind(file, helper.as_bytes()) {
+                            HelperKind::ContextManager => return,
+                            HelperKind::DbApi => format!(
+                                "`{helper}()` returns a DB-API connection, whose `with` ends the transaction but \
                                  does not close it; {CLOSING}"
-                                ),
-                                _ => format!(
-                                    "`with {helper}()`: the connection's tracking is never released there, and a \
+                            ),
+                            _ => format!(
+                                "`with {helper}()`: the connection's tracking is never released there, and a \
                                  DB-API connection's `with` does not close it; bind it with `conn = {helper}()` \
                                  and close it in a `finally`"
-                                ),
-                            };
-                            out.push(Diagnostic::new(ID, node, message));
-                        }
-                    } else if capture.index == self.name {
-                        let name = text(node, src);
-                        if tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src) {
-                            out.push(Diagnostic::new(
+                            ),
+                        };
+                        out.push(Diagnostic::new(ID, node, message));
+                    }
+                } else if let Some(node) = m.get("name") {
+                    let name = text(node, src);
+                    if tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src) {
+                        out.push(Diagnostic::new(
                             ID,
                             node,
                             format!(
@@ -189,7 +182,6 @@ impl WithDoesNotClose {
                                 String::from_utf8_lossy(name)
                             ),
                         ));
-                        }
                     }
                 }
             },
