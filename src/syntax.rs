@@ -71,9 +71,16 @@ impl LazyQuery {
 pub struct Match<'a, 't> {
     captures: &'a [QueryCapture<'t>],
     names: &'a [&'a str],
+    lineage: &'a Lineage<'t>,
 }
 
 impl<'a, 't> Match<'a, 't> {
+    /// The node the match starts at (of one of the kinds `for_each_match`
+    /// was given), with its ancestors.
+    pub fn lineage(&self) -> &'a Lineage<'t> {
+        self.lineage
+    }
+
     /// The first node captured as `@name`, if any.
     pub fn get(&self, name: &str) -> Option<Node<'t>> {
         self.all(name).next()
@@ -125,19 +132,31 @@ pub fn for_each_match<'t>(
     let mut seen = Vec::new();
     let mut matches_at = QueryCursor::new();
     matches_at.set_max_start_depth(Some(0));
-    for node in nodes {
-        let mut matches = matches_at.matches(query, node, src);
+    for lineage in &nodes {
+        let mut matches = matches_at.matches(query, lineage.node(), src);
         while let Some(m) = matches.next() {
             #[cfg(debug_assertions)]
             seen.push(match_key(m));
             each(Match {
                 captures: m.captures(),
                 names,
+                lineage,
             });
         }
     }
     #[cfg(debug_assertions)]
     {
+        for lineage in &nodes {
+            for pair in lineage.0.windows(2) {
+                assert_eq!(
+                    pair[1].parent(),
+                    Some(pair[0]),
+                    "a lineage is a chain of parents"
+                );
+            }
+            assert_eq!(lineage.scope(), enclosing_scope(lineage.node()));
+            assert_eq!(lineage.statement(), enclosing_statement(lineage.node()));
+        }
         let holds = |node: Node| {
             anchors
                 .iter()
@@ -185,18 +204,21 @@ fn ids_of(file: &SourceFile, kinds: &[&str]) -> Vec<u16> {
 
 /// The nodes of kind ids `kinds` that hold a whole occurrence of one of
 /// `anchors`, in pre-order (document order, a node before those inside it).
-fn holding<'t>(file: &'t SourceFile, kinds: &[u16], anchors: &[String]) -> Vec<Node<'t>> {
-    let mut out: Vec<Node> = Vec::new();
+fn holding<'t>(file: &'t SourceFile, kinds: &[u16], anchors: &[String]) -> Vec<Lineage<'t>> {
+    let mut out: Vec<Lineage> = Vec::new();
     let root = file.tree.root_node();
     let mut cursor = file.tree.walk();
+    let mut path: Vec<Node> = Vec::new();
     for anchor in anchors.iter().filter(|a| !a.is_empty()) {
         for start in memchr::memmem::find_iter(&file.text, anchor.as_bytes()) {
             let end = start + anchor.len();
             cursor.reset(root);
+            path.clear();
             loop {
                 let node = cursor.node();
+                path.push(node);
                 if kinds.contains(&node.kind_id()) {
-                    out.push(node);
+                    out.push(Lineage(path.clone()));
                 }
                 if cursor.goto_first_child_for_byte(start).is_none() {
                     break;
@@ -208,9 +230,59 @@ fn holding<'t>(file: &'t SourceFile, kinds: &[u16], anchors: &[String]) -> Vec<N
             }
         }
     }
-    out.sort_by_key(|n| (n.start_byte(), std::cmp::Reverse(n.end_byte()), n.id()));
-    out.dedup_by_key(|n| n.id());
+    out.sort_by_key(|l| {
+        let n = l.node();
+        (n.start_byte(), std::cmp::Reverse(n.end_byte()), n.id())
+    });
+    out.dedup_by_key(|l| l.node().id());
     out
+}
+
+/// A node with its ancestors, the root first and the node last: what
+/// climbing with `Node::parent` gives, without its cost (each `parent` call
+/// descends from the root again).
+#[derive(Debug, Clone)]
+pub struct Lineage<'t>(Vec<Node<'t>>);
+
+impl<'t> Lineage<'t> {
+    pub fn node(&self) -> Node<'t> {
+        *self.0.last().expect("a lineage holds at least its node")
+    }
+
+    /// The `n`th ancestor: 1 is the parent.
+    pub fn up(&self, n: usize) -> Option<Node<'t>> {
+        self.0.len().checked_sub(n + 1).map(|i| self.0[i])
+    }
+
+    /// `enclosing_scope` of the node.
+    pub fn scope(&self) -> Node<'t> {
+        let above = &self.0[..self.0.len() - 1];
+        above
+            .iter()
+            .rev()
+            .copied()
+            .find(|a| is_scope(*a))
+            .unwrap_or(self.0[0])
+    }
+
+    /// `enclosing_function` of the node.
+    pub fn function(&self) -> Option<Node<'t>> {
+        let scope = self.scope();
+        (scope.kind() == "function_definition").then_some(scope)
+    }
+
+    /// `enclosing_statement` of the node.
+    pub fn statement(&self) -> Option<Node<'t>> {
+        (1..self.0.len())
+            .rev()
+            .map(|i| (self.0[i], self.0[i - 1]))
+            .find_map(|(n, parent)| {
+                (n.is_named()
+                    && n.kind() != "comment"
+                    && matches!(parent.kind(), "block" | "module"))
+                .then_some(n)
+            })
+    }
 }
 
 #[cfg(debug_assertions)]

@@ -16,7 +16,7 @@ use crate::rules::close_not_guaranteed::{self, CloseNotGuaranteed};
 use crate::rules::with_does_not_close::{self, WithDoesNotClose};
 use crate::rules::{Diagnostic, Fixes, Rule, early_return_leak, never_closed};
 use crate::source::SourceFile;
-use crate::syntax::{self, LazyQuery, text};
+use crate::syntax::{self, LazyQuery, Lineage, text};
 
 const QUERY_FILE: &str = "connections.scm";
 
@@ -101,15 +101,17 @@ impl Connections {
         })
     }
 
-    /// Every helper call in the file.
-    pub fn helper_calls<'t>(&self, file: &'t SourceFile) -> Vec<Node<'t>> {
+    /// Every helper call in the file, with its ancestors.
+    pub fn helper_calls<'t>(&self, file: &'t SourceFile) -> Vec<Lineage<'t>> {
         let src = file.text.as_slice();
         let mut out = Vec::new();
         syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
-            out.extend(
-                m.all("call")
-                    .filter(|call| syntax::calls_one_of(*call, &self.helpers, src).is_some()),
-            );
+            // The query's only pattern starts at the call it captures.
+            let lineage = m.lineage();
+            debug_assert_eq!(m.get("call"), Some(lineage.node()));
+            if syntax::calls_one_of(lineage.node(), &self.helpers, src).is_some() {
+                out.push(lineage.clone());
+            }
         });
         out
     }
@@ -120,21 +122,25 @@ impl Connections {
         let src = file.text.as_slice();
         self.helper_calls(file)
             .into_iter()
-            .filter_map(|call| {
-                let value = if call.parent()?.kind() == "await" {
-                    call.parent()?
-                } else {
-                    call
-                };
-                let assignment = value.parent().filter(|p| p.kind() == "assignment")?;
-                let statement = assignment.parent().filter(|s| syntax::is_statement(*s))?;
+            .filter_map(|lineage| {
+                let call = lineage.node();
+                let awaited = usize::from(lineage.up(1)?.kind() == "await");
+                let value = lineage.up(awaited)?;
+                let assignment = lineage
+                    .up(awaited + 1)
+                    .filter(|p| p.kind() == "assignment")?;
+                let statement = lineage.up(awaited + 2)?;
+                if !matches!(lineage.up(awaited + 3)?.kind(), "block" | "module") {
+                    return None;
+                }
                 let left = assignment
                     .child_by_field_name("left")
                     .filter(|l| l.kind() == "identifier")?;
                 if assignment.child_by_field_name("right") != Some(value) {
                     return None;
                 }
-                let scope = syntax::enclosing_function(statement)?;
+                debug_assert!(syntax::is_statement(statement) && call.parent() == lineage.up(1));
+                let scope = lineage.function()?;
                 let name = text(left, src);
                 Some(Acquisition {
                     statement,

@@ -30,7 +30,9 @@ use crate::config::Config;
 use crate::edit::Fix;
 use crate::rules::{Diagnostic, Fixes, Rule, Severity};
 use crate::source::SourceFile;
-use crate::syntax::{self, LazyQuery, calls_one_of, method_call_on_name, statements, text};
+use crate::syntax::{
+    self, LazyQuery, Lineage, calls_one_of, method_call_on_name, statements, text,
+};
 use crate::wrap::{Finally, try_finally};
 
 pub const ID: &str = "dispose-engine";
@@ -78,16 +80,20 @@ impl Rule for DisposeEngine {
         let src = file.text.as_slice();
         let mut calls = Vec::new();
         syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
-            calls.extend(m.all("call"));
+            // The query's only pattern starts at the call it captures.
+            debug_assert_eq!(m.get("call"), Some(m.lineage().node()));
+            calls.push(m.lineage().clone());
         });
         calls
             .into_iter()
-            .filter_map(|call| {
+            .filter_map(|lineage| {
+                let call = lineage.node();
                 let factory = calls_one_of(call, &self.config.engine_factories, src)?;
                 Engine {
                     rule: self,
                     file,
                     call,
+                    lineage,
                     factory: &self.config.engine_factories[factory],
                 }
                 .check()
@@ -101,6 +107,8 @@ struct Engine<'a, 't> {
     rule: &'a DisposeEngine,
     file: &'a SourceFile,
     call: Node<'t>,
+    /// The call's ancestors.
+    lineage: Lineage<'t>,
     factory: &'a str,
 }
 
@@ -116,7 +124,7 @@ impl<'t> Engine<'_, 't> {
     fn check(&self) -> Option<Diagnostic> {
         let src = self.src();
         let factory = self.factory;
-        let Some(function) = syntax::enclosing_function(self.call) else {
+        let Some(function) = self.lineage.function() else {
             return self.report(
                 "module-engine",
                 format!(
@@ -124,10 +132,13 @@ impl<'t> Engine<'_, 't> {
                 ),
             );
         };
-        let parent = self.call.parent()?;
-        let statement = parent
-            .parent()
-            .filter(|p| syntax::is_statement(*p) && p.named_child_count() == 1);
+        let parent = self.lineage.up(1)?;
+        let statement = self.lineage.up(2).filter(|p| {
+            self.lineage
+                .up(3)
+                .is_some_and(|b| matches!(b.kind(), "block" | "module"))
+                && p.named_child_count() == 1
+        });
         if parent.kind() == "return_statement" {
             return self.report(
                 "engine-escapes",

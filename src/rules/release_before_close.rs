@@ -86,12 +86,15 @@ impl Rule for ReleaseBeforeClose {
         let src = file.text.as_slice();
         let mut out = Vec::new();
         // Close calls, grouped by the scope that holds them.
-        let mut by_scope: Vec<(Node, Vec<Close>)> = Vec::new();
+        let mut by_scope: Vec<(Node, Vec<(Node, Option<Node>, &[u8])>)> = Vec::new();
         let kinds = ["call"];
         syntax::for_each_match(&self.query, file, &kinds, &["close".into()], |m| {
             if let (Some(close), Some(object)) = (m.get("close"), m.get("object")) {
-                let scope = syntax::enclosing_scope(close);
-                let entry = (close, text(object, src));
+                // The query's only pattern starts at the close call.
+                let lineage = m.lineage();
+                debug_assert_eq!(close, lineage.node());
+                let scope = lineage.scope();
+                let entry = (close, lineage.statement(), text(object, src));
                 match by_scope.iter_mut().find(|(s, _)| *s == scope) {
                     Some((_, closes)) => closes.push(entry),
                     None => by_scope.push((scope, vec![entry])),
@@ -100,10 +103,7 @@ impl Rule for ReleaseBeforeClose {
         });
         let mut targets: Vec<(Node, &[u8])> = Vec::new();
         for (scope, closes) in by_scope {
-            let watch: Vec<Node> = closes
-                .iter()
-                .filter_map(|(c, _)| syntax::enclosing_statement(*c))
-                .collect();
+            let watch: Vec<Node> = closes.iter().filter_map(|(_, s, _)| *s).collect();
             let mut flow = Flow {
                 src,
                 helpers: &self.config.helpers,
@@ -117,8 +117,8 @@ impl Rule for ReleaseBeforeClose {
             };
             let Some(body) = body else { continue };
             flow.block(body, BTreeSet::new());
-            for (close, name) in closes {
-                let Some(stmt) = syntax::enclosing_statement(close) else {
+            for (close, stmt, name) in closes {
+                let Some(stmt) = stmt else {
                     continue;
                 };
                 if !flow
