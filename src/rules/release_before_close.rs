@@ -40,6 +40,8 @@ pub const ID: &str = "release-before-close";
 
 /// A close call (or its statement) and the name it closes.
 type Close<'t, 's> = (Node<'t>, &'s [u8]);
+/// A close call, its statement and the name it closes.
+type Site<'t, 's> = (Node<'t>, Option<Node<'t>>, &'s [u8]);
 const QUERY_FILE: &str = "release-before-close.scm";
 
 pub struct ReleaseBeforeClose {
@@ -86,7 +88,7 @@ impl Rule for ReleaseBeforeClose {
         let src = file.text.as_slice();
         let mut out = Vec::new();
         // Close calls, grouped by the scope that holds them.
-        let mut by_scope: Vec<(Node, Vec<(Node, Option<Node>, &[u8])>)> = Vec::new();
+        let mut by_scope: Vec<(Node, Vec<Site>)> = Vec::new();
         let kinds = ["call"];
         syntax::for_each_match(&self.query, file, &kinds, &["close".into()], |m| {
             if let (Some(close), Some(object)) = (m.get("close"), m.get("object")) {
