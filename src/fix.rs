@@ -112,29 +112,56 @@ impl Fixer {
             .is_some_and(|f| self.unsafe_fixes || !f.unsafe_)
     }
 
-    /// Only find: run the rules once on `bytes` and count the fixes this run
-    /// would apply, without applying them (what `check` needs, like a
-    /// linter's report of fixable findings). Applying, verifying and
-    /// reaching the fixed point are for the commands that produce the fixed
-    /// text; a file whose fixes would fail that verification is reported by
-    /// them, not here. `Outcome::change` is always `None`; `fixable` counts.
-    pub fn find(&self, path: &Path, bytes: Vec<u8>) -> Result<Outcome, Rejection> {
+    /// Check the bytes, skip a file without needles, parse and run the
+    /// rules: the front of every command. `Err(Ok(outcome))`: nothing to
+    /// parse, the outcome is final.
+    fn front(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<Result<(SourceFile, Vec<Diagnostic>), Outcome>, Rejection> {
         let (bom, text) = source::check_bytes(bytes)?;
         if !self.needles.iter().any(|n| n.find(&text).is_some()) {
-            return Ok(Outcome {
+            return Ok(Err(Outcome {
                 text,
                 bom,
                 ..Outcome::default()
-            });
+            }));
         }
         let file = SourceFile::parse(path, bom, text, None)?;
         let diagnostics = self.diagnostics(&file, false);
-        let fixable = diagnostics.iter().filter(|d| self.applicable(d)).count();
+        Ok(Ok((file, diagnostics)))
+    }
+
+    /// What `check` needs: the findings and the fixes found, without making
+    /// the fixed text when no two fixes overlap (then they all apply in one
+    /// pass; the re-parse that verifies the text, and the pass after it, are
+    /// what producing the text needs: diff and apply). Overlapping fixes
+    /// settle over several passes, so those files go through `run`, and
+    /// `fixable` is what it applied. Otherwise `fixable` counts the fixes
+    /// found on the original text: applying can make more when a fix
+    /// uncovers another (the tests check it never makes fewer, and changes
+    /// the same files). `change` is set only when the text was made.
+    pub fn find(&self, path: &Path, bytes: Vec<u8>) -> Result<Outcome, Rejection> {
+        let (file, diagnostics) = match self.front(path, bytes)? {
+            Ok(found) => found,
+            Err(outcome) => return Ok(outcome),
+        };
+        let fixes: Vec<Fix> = diagnostics
+            .iter()
+            .filter(|d| self.applicable(d))
+            .filter_map(|d| d.fix.clone())
+            .collect();
+        if edit::apply_fixes(&file.text, &fixes).skipped > 0 {
+            let mut outcome = self.settle(path, file, diagnostics, None)?;
+            outcome.fixable = outcome.fixes;
+            return Ok(outcome);
+        }
         Ok(Outcome {
             diagnostics,
-            fixable,
+            fixable: fixes.len(),
+            bom: file.bom,
             text: file.text,
-            bom,
             ..Outcome::default()
         })
     }
@@ -154,18 +181,24 @@ impl Fixer {
         &self,
         path: &Path,
         bytes: Vec<u8>,
+        review: Option<Review>,
+    ) -> Result<Outcome, Rejection> {
+        match self.front(path, bytes)? {
+            Ok((file, diagnostics)) => self.settle(path, file, diagnostics, review),
+            Err(outcome) => Ok(outcome),
+        }
+    }
+
+    /// Apply the fixes of `diagnostics` (found on `file`) pass after pass,
+    /// verifying each result, until the rules find nothing more to fix.
+    fn settle(
+        &self,
+        path: &Path,
+        file: SourceFile,
+        diagnostics: Vec<Diagnostic>,
         mut review: Option<Review>,
     ) -> Result<Outcome, Rejection> {
-        let (bom, text) = source::check_bytes(bytes)?;
-        if !self.needles.iter().any(|n| n.find(&text).is_some()) {
-            return Ok(Outcome {
-                text,
-                bom,
-                ..Outcome::default()
-            });
-        }
-        let file = SourceFile::parse(path, bom, text, None)?;
-        let diagnostics = self.diagnostics(&file, false);
+        let bom = file.bom;
         let fixable = diagnostics.iter().filter(|d| self.applicable(d)).count();
         let mut pending: Vec<Diagnostic> = diagnostics
             .iter()

@@ -2,7 +2,7 @@
 //! which node is a statement, what a call calls, where a scope ends, which
 //! statements share a line. Answers only; no rule logic.
 
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 use tree_sitter::{Node, Query, QueryCapture, QueryCursor, StreamingIterator};
 
@@ -448,36 +448,82 @@ pub fn statement_assignment(stmt: Node) -> Option<Node> {
 /// or class definitions (nor lambdas, when `lambdas` is false). Iterative,
 /// so that deeply nested expressions cannot overflow the stack.
 pub fn walk_scope<'t>(node: Node<'t>, lambdas: bool, mut visit: impl FnMut(Node<'t>)) {
+    let kinds = &*KINDS;
     let mut cursor = node.walk();
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
+    let mut depth = 0usize;
+    'walk: loop {
+        let n = cursor.node();
         visit(n);
-        if n != node
-            && (matches!(n.kind(), "function_definition" | "class_definition")
-                || (!lambdas && n.kind() == "lambda"))
-        {
+        let kind = n.kind_id();
+        let nested = depth > 0
+            && (kind == kinds.function_definition
+                || kind == kinds.class_definition
+                || (!lambdas && kind == kinds.lambda));
+        if !nested && cursor.goto_first_child() {
+            depth += 1;
             continue;
         }
-        let children: Vec<Node> = n.children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
+        loop {
+            if depth == 0 {
+                break 'walk;
+            }
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            cursor.goto_parent();
+            depth -= 1;
+        }
     }
 }
 
 /// Whether the identifier `name` occurs anywhere under `node` (nested scopes
 /// included).
 pub fn mentions(node: Node, name: &[u8], src: &[u8]) -> bool {
-    let mut found = false;
+    let identifier = KINDS.identifier;
     let mut cursor = node.walk();
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
-        if n.kind() == "identifier" && text(n, src) == name {
-            found = true;
-            break;
+    let mut depth = 0usize;
+    'walk: loop {
+        let n = cursor.node();
+        if n.kind_id() == identifier && text(n, src) == name {
+            return true;
         }
-        stack.extend(n.children(&mut cursor));
+        if cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if depth == 0 {
+                break 'walk;
+            }
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            cursor.goto_parent();
+            depth -= 1;
+        }
     }
-    found
+    false
 }
+
+/// The ids of the node kinds that whole-scope walks test at every node,
+/// looked up once: `Node::kind` costs a `strlen` and a UTF-8 check per call.
+pub struct Kinds {
+    pub identifier: u16,
+    pub function_definition: u16,
+    pub class_definition: u16,
+    pub lambda: u16,
+}
+
+pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
+    let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+    let id = |kind| language.id_for_node_kind(kind, true);
+    Kinds {
+        identifier: id("identifier"),
+        function_definition: id("function_definition"),
+        class_definition: id("class_definition"),
+        lambda: id("lambda"),
+    }
+});
 
 /// The `:` that ends the header of the clause owning `block`.
 pub fn header_colon(block: Node) -> Option<Node> {

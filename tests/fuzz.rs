@@ -196,10 +196,13 @@ proptest! {
         if result.is_err() {
             count(&REJECTED);
         }
-        // `check` only finds; it must say what applying would do.
+        // `check` finds without applying: the same findings, the same files
+        // changed, and a count of the fixes found on the original text (a
+        // fix can uncover another, which only applying finds).
         if let Ok(outcome) = &result {
             let found = fixer().find(path, input.clone()).unwrap();
             prop_assert_eq!(&found.diagnostics, &outcome.diagnostics);
+            prop_assert!(found.fixable <= outcome.fixes, "check counts more fixes than apply makes:\n{}", String::from_utf8_lossy(&input));
             prop_assert_eq!(found.fixable > 0, outcome.change.is_some(), "check and apply disagree on whether the file changes");
         }
         if let Some((old, new)) = result.ok().and_then(|outcome| outcome.change) {

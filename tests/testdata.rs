@@ -103,7 +103,9 @@ fn testdata_cases() {
                 continue;
             }
         };
-        // `check` only finds; it must count what applying does.
+        // `check` finds without applying: for these cases, exactly what
+        // applying does (in general it may count fewer: a fix can uncover
+        // another).
         let found = fixer.find(Path::new("input.py"), input.clone()).unwrap();
         if (&found.diagnostics, found.fixable) != (&outcome.diagnostics, outcome.fixes) {
             failures.push(format!(

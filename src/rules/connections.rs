@@ -153,54 +153,69 @@ impl Connections {
     }
 }
 
-/// The uses of `name` in `scope` after `statement`, up to its next binding.
+/// The uses of `name` in `scope` after `statement`, up to its next binding
+/// (not to None) outside nested scopes.
+///
+/// One cursor walk in document order: it keeps the path of ancestors
+/// (`Node::parent` costs a descent from the root each time, and classifying
+/// looks a few levels up from every occurrence), skips what ends before the
+/// statement, and stops at the next binding, since every node after it
+/// starts later.
 fn uses<'t>(scope: Node<'t>, statement: Node<'t>, name: &[u8], src: &[u8]) -> Vec<Use<'t>> {
     let Some(body) = scope.child_by_field_name("body") else {
         return Vec::new();
     };
-    // The next binding of the name (not to None) ends this acquisition.
-    let mut end = body.end_byte();
-    syntax::walk_scope(body, false, |n| {
-        if n.start_byte() > statement.end_byte() && n.start_byte() < end {
-            let none = n.kind() == "assignment"
-                && n.child_by_field_name("right")
-                    .is_some_and(|r| r.kind() == "none");
-            if !none && syntax::bound_names(n).iter().any(|b| text(*b, src) == name) {
-                end = n.start_byte();
-            }
-        }
-    });
-    // A cursor walk that keeps the path of ancestors: `Node::parent` costs
-    // a descent from the root each time, and classifying looks a few
-    // levels up from every occurrence.
+    let kinds = &*syntax::KINDS;
+    let is_nested = |n: Node| {
+        let kind = n.kind_id();
+        kind == kinds.function_definition || kind == kinds.class_definition || kind == kinds.lambda
+    };
+    let after = statement.end_byte();
     let mut out = Vec::new();
     let mut cursor = body.walk();
     let mut path: Vec<Node> = Vec::new();
+    // How many nodes of `path` are nested functions, classes or lambdas.
+    let mut nested = 0usize;
     'walk: loop {
         let n = cursor.node();
-        let relevant = n.end_byte() > statement.end_byte() && n.start_byte() < end;
-        if relevant && n.kind() == "identifier" && text(n, src) == name {
-            if let Some(kind) = classify(n, &path, statement, src) {
-                out.push(Use { node: n, kind });
+        if n.end_byte() > after {
+            if nested == 0 && n.start_byte() > after && binds(n, name, src) {
+                break 'walk;
             }
-        } else if relevant && cursor.goto_first_child() {
-            path.push(n);
-            continue;
+            if n.kind_id() == kinds.identifier && text(n, src) == name {
+                if let Some(kind) = classify(n, &path, statement, src) {
+                    out.push(Use { node: n, kind });
+                }
+            } else if cursor.goto_first_child() {
+                nested += usize::from(is_nested(n));
+                path.push(n);
+                continue;
+            }
         }
         loop {
-            if cursor.node() == body {
+            if path.is_empty() {
                 break 'walk;
             }
             if cursor.goto_next_sibling() {
                 continue 'walk;
             }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-            path.pop();
+            cursor.goto_parent();
+            let parent = path.pop().expect("the path holds the parent");
+            nested -= usize::from(is_nested(parent));
         }
     }
     out
+}
+
+/// Whether `node` binds `name` to something other than None.
+fn binds(node: Node, name: &[u8], src: &[u8]) -> bool {
+    syntax::bound_names(node)
+        .iter()
+        .any(|b| text(*b, src) == name)
+        && !(node.kind() == "assignment"
+            && node
+                .child_by_field_name("right")
+                .is_some_and(|r| r.kind() == "none"))
 }
 
 /// What the occurrence `ident` of the name does, if anything that matters;
