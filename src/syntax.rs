@@ -512,6 +512,8 @@ pub struct Kinds {
     pub function_definition: u16,
     pub class_definition: u16,
     pub lambda: u16,
+    /// The kinds `bound_names` reads names from.
+    pub binding: [u16; 7],
 }
 
 pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
@@ -522,6 +524,16 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
         function_definition: id("function_definition"),
         class_definition: id("class_definition"),
         lambda: id("lambda"),
+        binding: [
+            "assignment",
+            "augmented_assignment",
+            "for_statement",
+            "for_in_clause",
+            "named_expression",
+            "as_pattern_target",
+            "delete_statement",
+        ]
+        .map(id),
     }
 });
 
@@ -607,6 +619,11 @@ pub fn multiline_strings(node: Node) -> Vec<std::ops::Range<usize>> {
 /// The names a binding construct binds, if `node` is one: assignment and
 /// loop targets, `with ... as`, walrus, `del`.
 pub fn bound_names(node: Node) -> Vec<Node> {
+    // Most nodes bind nothing: decide that from the kind id before reading
+    // the kind's name.
+    if !KINDS.binding.contains(&node.kind_id()) {
+        return Vec::new();
+    }
     let target = match node.kind() {
         "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
             node.child_by_field_name("left")

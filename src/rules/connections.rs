@@ -222,8 +222,13 @@ fn binds(node: Node, name: &[u8], src: &[u8]) -> bool {
 /// `path` holds its ancestors from the scope's body down to its parent.
 fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<UseKind> {
     // Inside a nested function or lambda: captured, so passed on.
-    let nested = ["function_definition", "lambda", "class_definition"];
-    if path.iter().any(|a| nested.contains(&a.kind())) {
+    let kinds = &*syntax::KINDS;
+    let nested = [
+        kinds.function_definition,
+        kinds.lambda,
+        kinds.class_definition,
+    ];
+    if path.iter().any(|a| nested.contains(&a.kind_id())) {
         return Some(UseKind::Escapes);
     }
     let up = |n: usize| path.len().checked_sub(n).map(|i| path[i]);
