@@ -193,10 +193,17 @@ pub fn for_each_match<'t>(
 }
 
 fn ids_of(file: &SourceFile, kinds: &[&str]) -> Vec<u16> {
-    let language = file.tree.language();
+    // The queries' outermost kinds come from the table (looking a kind up
+    // by name scans the grammar's symbols, at every file and rule).
+    let table = &*KINDS;
     let ids: Vec<u16> = kinds
         .iter()
-        .map(|kind| language.id_for_node_kind(kind, true))
+        .map(|kind| match *kind {
+            "call" => table.call,
+            "function_definition" => table.function_definition,
+            "with_statement" => table.with_statement,
+            _ => file.tree.language().id_for_node_kind(kind, true),
+        })
         .collect();
     debug_assert!(!ids.contains(&0), "unknown node kind in {kinds:?}");
     ids
@@ -512,6 +519,8 @@ pub struct Kinds {
     pub function_definition: u16,
     pub class_definition: u16,
     pub lambda: u16,
+    pub call: u16,
+    pub with_statement: u16,
     /// The kinds `bound_names` reads names from.
     pub binding: [u16; 7],
 }
@@ -524,6 +533,8 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
         function_definition: id("function_definition"),
         class_definition: id("class_definition"),
         lambda: id("lambda"),
+        call: id("call"),
+        with_statement: id("with_statement"),
         binding: [
             "assignment",
             "augmented_assignment",
