@@ -197,8 +197,9 @@ struct Printer {
 impl Printer {
     fn emit(&mut self, report: FileReport) -> std::io::Result<()> {
         let (view, summary) = (self.view, &mut self.summary);
-        let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
+        // Each stream gets one write per file: standard output writes every
+        // line on its own otherwise, standard error every piece of one.
+        let (mut out, mut err) = (Vec::new(), Vec::new());
         summary.files += usize::from(report.error.is_none());
         summary.skipped += usize::from(report.skipped);
         summary.findings += report.findings;
@@ -232,7 +233,10 @@ impl Printer {
             summary.errors += 1;
             writeln!(err, "{error}")?;
         }
-        out.flush()
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&out)?;
+        stdout.flush()?;
+        std::io::stderr().lock().write_all(&err)
     }
 
     fn finish(self, time: Option<Duration>) -> anyhow::Result<ExitCode> {
@@ -337,7 +341,7 @@ fn read_limited(path: &Path, max_kib: u64) -> Result<Vec<u8>, String> {
     // One open and one fstat, as `std::fs::read` does, not a stat of the
     // path first: on a tree where few files hold a needle, reading is most
     // of the work.
-    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let file = std::fs::File::open(path).map_err(cannot)?;
     let size = file.metadata().map_err(cannot)?.len();
     if size > max_kib * 1024 {
         return Err(format!(
@@ -347,7 +351,11 @@ fn read_limited(path: &Path, max_kib: u64) -> Result<Vec<u8>, String> {
         ));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
-    file.read_to_end(&mut bytes).map_err(cannot)?;
+    // Through `take`, which reads into the capacity without asking the
+    // file's size and position again (as `File::read_to_end` does).
+    file.take(max_kib * 1024 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
     Ok(bytes)
 }
 

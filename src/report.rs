@@ -26,9 +26,13 @@ pub fn diagnostic_line(path: &str, text: &[u8], diagnostic: &Diagnostic) -> Stri
 /// A path as the user will want to see it: relative to the current folder
 /// where it lies below it, without a leading `./`.
 pub fn display(path: &Path) -> String {
-    let relative = std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf));
+    // The folder a run starts in, asked once (a system call per file
+    // otherwise).
+    static CWD: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let relative = CWD
+        .get_or_init(|| std::env::current_dir().ok())
+        .as_ref()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf));
     let path = relative.as_deref().unwrap_or(path);
     path.strip_prefix("./")
         .unwrap_or(path)
