@@ -451,24 +451,30 @@ pub fn statement_assignment(stmt: Node) -> Option<Node> {
     .then_some(expr)
 }
 
-/// Visit `node` and its descendants in order, not entering nested function
-/// or class definitions (nor lambdas, when `lambdas` is false). Iterative,
-/// so that deeply nested expressions cannot overflow the stack.
-pub fn walk_scope<'t>(node: Node<'t>, lambdas: bool, mut visit: impl FnMut(Node<'t>)) {
-    let kinds = &*KINDS;
+/// What a walk does after visiting a node.
+pub enum Step {
+    /// Go on into the node's children.
+    Into,
+    /// Go on past the node, skipping its children.
+    Over,
+    /// End the walk.
+    Stop,
+}
+
+/// Visit `node` and its descendants in document order (a node before the
+/// nodes inside it) with one cursor; `visit` says where to go next.
+/// Iterative, so that deeply nested expressions cannot overflow the stack.
+pub fn walk<'t>(node: Node<'t>, mut visit: impl FnMut(Node<'t>) -> Step) {
     let mut cursor = node.walk();
     let mut depth = 0usize;
     'walk: loop {
-        let n = cursor.node();
-        visit(n);
-        let kind = n.kind_id();
-        let nested = depth > 0
-            && (kind == kinds.function_definition
-                || kind == kinds.class_definition
-                || (!lambdas && kind == kinds.lambda));
-        if !nested && cursor.goto_first_child() {
-            depth += 1;
-            continue;
+        match visit(cursor.node()) {
+            Step::Stop => return,
+            Step::Into if cursor.goto_first_child() => {
+                depth += 1;
+                continue;
+            }
+            Step::Into | Step::Over => {}
         }
         loop {
             if depth == 0 {
@@ -483,33 +489,31 @@ pub fn walk_scope<'t>(node: Node<'t>, lambdas: bool, mut visit: impl FnMut(Node<
     }
 }
 
+/// Visit `node` and its descendants in order, not entering nested function
+/// or class definitions (nor lambdas, when `lambdas` is false).
+pub fn walk_scope<'t>(node: Node<'t>, lambdas: bool, mut visit: impl FnMut(Node<'t>)) {
+    let kinds = &*KINDS;
+    walk(node, |n| {
+        visit(n);
+        let kind = n.kind_id();
+        let nested = n != node
+            && (kind == kinds.function_definition
+                || kind == kinds.class_definition
+                || (!lambdas && kind == kinds.lambda));
+        if nested { Step::Over } else { Step::Into }
+    });
+}
+
 /// Whether the identifier `name` occurs anywhere under `node` (nested scopes
 /// included).
 pub fn mentions(node: Node, name: &[u8], src: &[u8]) -> bool {
     let identifier = KINDS.identifier;
-    let mut cursor = node.walk();
-    let mut depth = 0usize;
-    'walk: loop {
-        let n = cursor.node();
-        if n.kind_id() == identifier && text(n, src) == name {
-            return true;
-        }
-        if cursor.goto_first_child() {
-            depth += 1;
-            continue;
-        }
-        loop {
-            if depth == 0 {
-                break 'walk;
-            }
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            cursor.goto_parent();
-            depth -= 1;
-        }
-    }
-    false
+    let mut found = false;
+    walk(node, |n| {
+        found = n.kind_id() == identifier && text(n, src) == name;
+        if found { Step::Stop } else { Step::Into }
+    });
+    found
 }
 
 /// The ids of the node kinds that whole-scope walks test at every node,
