@@ -5,6 +5,7 @@
 round, corpus, command, wall s, user s, sys s, peak KiB, load.
 
 Usage: measure.py ROUNDS OUT.tsv --corpora NAME:DIR... --commands LABEL|CMD...
+(the corpus's DIR is appended to CMD, or put where CMD says `{}`)
 """
 
 import argparse
@@ -34,7 +35,11 @@ def main():
                     # survives exec). Wall and CPU come from here (wait4's
                     # rusage includes what time waited for), to the ms.
                     argv = ["/usr/bin/time", "-f", "%M", "-o", rss_file]
-                    argv += shlex.split(cmd) + [path]
+                    # The corpus goes last, or where the command says `{}`.
+                    if "{}" in cmd:
+                        argv += shlex.split(cmd.replace("{}", path))
+                    else:
+                        argv += shlex.split(cmd) + [path]
                     start = time.perf_counter()
                     child = subprocess.Popen(
                         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -59,11 +59,20 @@ done
 
 CONNFIX=target/release/connfix
 FLOOR=target/release/examples/floor
+# What a diff that verifies its output must parse besides its input: each
+# corpus with connfix's fixes applied, next to it as DIR.fixed.
+for spec in "${corpora[@]}"; do
+    dir="${spec#*:}"
+    rm -rf "$dir.fixed"
+    cp -r "$dir" "$dir.fixed"
+    "$CONNFIX" apply --quiet "$dir.fixed" >/dev/null 2>&1 || true
+done
 SG="$WORK/venv/bin/ast-grep"
 RUFF="$WORK/venv/bin/ruff"
 commands=(
     "read floor|$FLOOR read"
     "parse floor|$FLOOR parse"
+    "parse floor, fixed output|$FLOOR parse {}.fixed"
     "connfix check|$CONNFIX check --quiet"
     "connfix diff|$CONNFIX diff --quiet --color never"
     "ast-grep scan (3 rules)|$SG scan -c bench/ast-grep/sgconfig.yml --color never"
