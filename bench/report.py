@@ -82,8 +82,8 @@ def main():
     w("examples/app and testdata, every one holding a helper, a close or an engine.")
     w("Floors (`bench/floor.rs`, same walk, thread pool and parser as connfix):")
     w("`read` walks and reads every file, `parse` also parses each with tree-sitter;")
-    w("`parse floor, fixed output` parses the corpus after `connfix apply` (a copy),")
-    w("which `diff` and `apply` must also parse to verify what they produce.\n")
+    w("`parse floor, fixed output` parses the files `connfix apply` changes, as fixed")
+    w("(a copy), which `diff` and `apply` must also parse to verify what they produce.\n")
 
     verdicts = []
     for spec in args.corpora:
@@ -106,7 +106,9 @@ def main():
           f"{med(corpus, RUFF, 0) / check:.2f}, ast-grep / check {med(corpus, AST_GREP, 0) / check:.2f}, "
           f"ast-grep / diff {med(corpus, AST_GREP, 0) / diff:.2f}.\n")
 
-        if (corpus, PARSE_FIXED) in runs:
+        # In a dense corpus every file holds a needle, so every file is
+        # parsed, and the changed ones parsed again as fixed.
+        if corpus != "stdlib" and (corpus, PARSE_FIXED) in runs:
             fixed = med(corpus, PARSE_FIXED, 0)
             w(f"Verification floor (parse floor + parse floor of the fixed output): {parse + fixed:.3f} s, "
               f"{(parse + fixed) / parse:.2f}x the parse floor; connfix diff takes "
