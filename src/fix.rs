@@ -121,7 +121,11 @@ impl Fixer {
         bytes: Vec<u8>,
     ) -> Result<Result<(SourceFile, Vec<Diagnostic>), Outcome>, Rejection> {
         let (bom, text) = source::check_bytes(bytes)?;
-        if !self.needles.iter().any(|n| n.find(&text).is_some()) {
+        // Most files hold no needle: one search per distinct word says so.
+        // A file that holds one is parsed only if a rule could match there.
+        if !self.needles.iter().any(|n| n.find(&text).is_some())
+            || !(0..self.rules.rules.len()).any(|i| self.live(i, &text))
+        {
             return Ok(Err(Outcome {
                 text,
                 bom,
@@ -131,6 +135,13 @@ impl Fixer {
         let file = SourceFile::parse(path, bom, text, None)?;
         let diagnostics = self.diagnostics(&file, false);
         Ok(Ok((file, diagnostics)))
+    }
+
+    /// Whether rule `i` could find something in `text`: it holds one of
+    /// the rule's needles, and the rule's closer look agrees.
+    fn live(&self, i: usize, text: &[u8]) -> bool {
+        self.rule_needles[i].iter().any(|n| n.find(text).is_some())
+            && self.rules.rules[i].could_match(text)
     }
 
     /// What `check` needs: the findings and the fixes found, without making
@@ -297,15 +308,15 @@ impl Fixer {
             .rules
             .rules
             .iter()
-            .zip(&self.rule_needles)
-            .filter(|(r, _)| match r.fixes() {
+            .enumerate()
+            .filter(|(_, r)| match r.fixes() {
                 _ if !fixing_only => true,
                 Fixes::Safe => true,
                 Fixes::Unsafe => self.unsafe_fixes,
                 Fixes::Never => false,
             })
-            .filter(|(_, needles)| needles.iter().any(|n| n.find(&file.text).is_some()))
-            .flat_map(|(r, _)| r.check(file))
+            .filter(|(i, _)| self.live(*i, &file.text))
+            .flat_map(|(_, r)| r.check(file))
             .filter(|d| self.rules.enabled.contains(&d.rule) && !silenced.covers(&file.text, d))
             .collect();
         all.sort_by_key(|d| d.offset);

@@ -878,3 +878,24 @@ fn no_tracker_warning_when_the_module_is_there() {
         "connfix: 1 file checked, 1 changed (2 fixes), 0 findings, 0 errors\n"
     );
 }
+
+/// A file is parsed only where a rule could match: `.query.` outside
+/// `Model.query.method(` does not make a file worth parsing, so its syntax
+/// error goes unreported, while a real `Model.query` call is parsed (and
+/// the error reported).
+#[test]
+fn query_outside_the_orm_does_not_make_a_file_parsed() {
+    let dir = tree(&[
+        ("url.py", b"parts = url.query.split('&'\n"),
+        ("models.py", b"users = User.query.filter_by(active=True\n"),
+    ]);
+    let run = connfix(dir.path(), &["check"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "models.py:1:1: error: syntax error: the Python parser (tree-sitter) cannot read this file, so it is left \
+         unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file\n\
+         connfix: 1 file checked, 0 would change (0 fixes), 0 findings, 1 error\n"
+    );
+}

@@ -176,6 +176,13 @@ pub trait Rule: Send + Sync {
     /// of a configured name holds the whole name (`x.get_db_connection(`,
     /// `sqlite3.connect(`), so the names themselves are the needles.
     fn needles(&self) -> Vec<String>;
+    /// A closer look, before parsing, at a file that holds one of the
+    /// needles: false when no occurrence can be part of a match, so the file
+    /// need not be parsed for this rule. It must never say false where the
+    /// rule would find something.
+    fn could_match(&self, _text: &[u8]) -> bool {
+        true
+    }
     /// What fixes the rule proposes. Only rules whose fixes a run applies
     /// run again on a fixed text to prove the fixed point; the others run
     /// once, on the original.
