@@ -123,9 +123,10 @@ pub struct Applied<'f> {
     pub edits: Vec<&'f Edit>,
 }
 
-/// `apply`, also returning the edits it made.
-pub fn apply_fixes<'f>(text: &[u8], fixes: &'f [Fix]) -> Applied<'f> {
-    let mut order: Vec<&Fix> = fixes.iter().filter(|f| !f.edits.is_empty()).collect();
+/// The edits of the fixes one pass applies: every fix that does not touch
+/// one taken before it (in order of position), and how many were left.
+fn select<'f>(fixes: impl IntoIterator<Item = &'f Fix>) -> (Vec<&'f Edit>, usize) {
+    let mut order: Vec<&Fix> = fixes.into_iter().filter(|f| !f.edits.is_empty()).collect();
     order.sort_by_key(|f| (f.span().start, f.span().end));
     let mut taken: Vec<&Edit> = Vec::new();
     let mut skipped = 0;
@@ -141,6 +142,17 @@ pub fn apply_fixes<'f>(text: &[u8], fixes: &'f [Fix]) -> Applied<'f> {
         last_end = Some(span.end);
         taken.extend(&fix.edits);
     }
+    (taken, skipped)
+}
+
+/// Whether one pass cannot apply all of `fixes`: some overlap or touch.
+pub fn overlapping<'f>(fixes: impl IntoIterator<Item = &'f Fix>) -> bool {
+    select(fixes).1 > 0
+}
+
+/// `apply`, also returning the edits it made.
+pub fn apply_fixes<'f>(text: &[u8], fixes: &'f [Fix]) -> Applied<'f> {
+    let (taken, skipped) = select(fixes);
     let mut out =
         Vec::with_capacity(text.len() + taken.iter().map(|e| e.replacement.len()).sum::<usize>());
     let mut at = 0;

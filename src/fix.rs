@@ -123,9 +123,12 @@ impl Fixer {
         let (bom, text) = source::check_bytes(bytes)?;
         // Most files hold no needle: one search per distinct word says so.
         // A file that holds one is parsed only if a rule could match there.
-        if !self.needles.iter().any(|n| n.find(&text).is_some())
-            || !(0..self.rules.rules.len()).any(|i| self.live(i, &text))
-        {
+        let live = if self.needles.iter().any(|n| n.find(&text).is_some()) {
+            self.live(&text)
+        } else {
+            Vec::new()
+        };
+        if !live.contains(&true) {
             return Ok(Err(Outcome {
                 text,
                 bom,
@@ -133,15 +136,21 @@ impl Fixer {
             }));
         }
         let file = SourceFile::parse(path, bom, text, None)?;
-        let diagnostics = self.diagnostics(&file, false);
+        let diagnostics = self.diagnostics(&file, &live, false);
         Ok(Ok((file, diagnostics)))
     }
 
-    /// Whether rule `i` could find something in `text`: it holds one of
-    /// the rule's needles, and the rule's closer look agrees.
-    fn live(&self, i: usize, text: &[u8]) -> bool {
-        self.rule_needles[i].iter().any(|n| n.find(text).is_some())
-            && self.rules.rules[i].could_match(text)
+    /// For each rule, whether it could find something in `text`: the text
+    /// holds one of the rule's needles, and the rule's closer look agrees.
+    fn live(&self, text: &[u8]) -> Vec<bool> {
+        self.rules
+            .rules
+            .iter()
+            .zip(&self.rule_needles)
+            .map(|(rule, needles)| {
+                needles.iter().any(|n| n.find(text).is_some()) && rule.could_match(text)
+            })
+            .collect()
     }
 
     /// What `check` needs: the findings and the fixes found, without making
@@ -158,19 +167,21 @@ impl Fixer {
             Ok(found) => found,
             Err(outcome) => return Ok(outcome),
         };
-        let fixes: Vec<Fix> = diagnostics
-            .iter()
-            .filter(|d| self.applicable(d))
-            .filter_map(|d| d.fix.clone())
-            .collect();
-        if edit::apply_fixes(&file.text, &fixes).skipped > 0 {
+        let fixes = || {
+            diagnostics
+                .iter()
+                .filter(|d| self.applicable(d))
+                .filter_map(|d| d.fix.as_ref())
+        };
+        if edit::overlapping(fixes()) {
             let mut outcome = self.settle(path, file, diagnostics, None)?;
             outcome.fixable = outcome.fixes;
             return Ok(outcome);
         }
+        let fixable = fixes().count();
         Ok(Outcome {
             diagnostics,
-            fixable: fixes.len(),
+            fixable,
             bom: file.bom,
             text: file.text,
             ..Outcome::default()
@@ -282,7 +293,7 @@ impl Fixer {
                 ),
             })?;
             pending = self
-                .diagnostics(&next, true)
+                .diagnostics(&next, &self.live(&next.text), true)
                 .into_iter()
                 .filter(|d| self.applicable(d))
                 .collect();
@@ -300,9 +311,10 @@ impl Fixer {
     /// The enabled codes' diagnostics, without those silenced by a
     /// `# connfix: ignore[code, ...]` (or bare `# connfix: ignore`) comment
     /// on their line, in order of position.
+    /// `live`: which rules could find something in the file (`live`).
     /// `fixing_only`: run only the rules that propose fixes (the passes
     /// after the first, which look for fixes and the fixed point).
-    fn diagnostics(&self, file: &SourceFile, fixing_only: bool) -> Vec<Diagnostic> {
+    fn diagnostics(&self, file: &SourceFile, live: &[bool], fixing_only: bool) -> Vec<Diagnostic> {
         let silenced = Silenced::find(&file.text);
         let mut all: Vec<Diagnostic> = self
             .rules
@@ -315,7 +327,7 @@ impl Fixer {
                 Fixes::Unsafe => self.unsafe_fixes,
                 Fixes::Never => false,
             })
-            .filter(|(i, _)| self.live(*i, &file.text))
+            .filter(|(i, _)| live[*i])
             .flat_map(|(_, r)| r.check(file))
             .filter(|d| self.rules.enabled.contains(&d.rule) && !silenced.covers(&file.text, d))
             .collect();

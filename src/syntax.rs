@@ -17,15 +17,22 @@ use crate::source::SourceFile;
 pub struct LazyQuery {
     file: &'static str,
     source: String,
+    /// The kind id of the node every pattern of the query starts at.
+    kind: u16,
     /// Compiled by the first thread that needs it; the others wait for it.
     compiled: OnceLock<Result<Query, String>>,
 }
 
 impl LazyQuery {
-    pub fn new(file: &'static str, source: &str) -> LazyQuery {
+    /// `kind`: the kind of node every pattern of the query starts at.
+    pub fn new(file: &'static str, source: &str, kind: &str) -> LazyQuery {
+        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+        let kind_id = language.id_for_node_kind(kind, true);
+        assert_ne!(kind_id, 0, "`{kind}` is not a node kind");
         LazyQuery {
             file,
             source: source.to_string(),
+            kind: kind_id,
             compiled: OnceLock::new(),
         }
     }
@@ -38,6 +45,7 @@ impl LazyQuery {
     pub fn template(
         file: &'static str,
         source: &str,
+        kind: &str,
         placeholder: &str,
         names: &[String],
     ) -> LazyQuery {
@@ -45,7 +53,7 @@ impl LazyQuery {
             .iter()
             .map(|n| format!("\"{}\"", n.rsplit('.').next().unwrap_or(n)))
             .collect();
-        LazyQuery::new(file, &source.replace(placeholder, &quoted.join(" ")))
+        LazyQuery::new(file, &source.replace(placeholder, &quoted.join(" ")), kind)
     }
 
     /// The compiled query; an error names the query's file.
@@ -100,34 +108,31 @@ impl<'a, 't> Match<'a, 't> {
 }
 
 /// Call `each` with every match of `query` in `file` whose outermost node
-/// (of one of `kinds`, the kinds of the query's patterns' outermost nodes)
-/// holds an occurrence of one of `anchors`: words every match the rule
-/// cares about holds (a called name's last part, `close`, `with`).
+/// (of the query's kind) holds an occurrence of one of `anchors`: words
+/// every match the rule cares about holds (a called name's last part,
+/// `close`, `with`).
 ///
 /// A query cursor costs several times what a plain cursor walk costs for
 /// every node it visits, and even one walk of the whole tree costs a good
 /// part of a parse. Instead, each occurrence of an anchor in the text leads
 /// one cursor from the root down to it, and the query runs pinned to the
-/// nodes of `kinds` on that path: the cost follows the occurrences, not the
+/// nodes of its kind on that path: the cost follows the occurrences, not the
 /// size of the file. Debug builds (every test) check the matches are those
 /// of a whole-tree run at the nodes that hold an anchor, so a query whose
-/// outermost kinds change without `kinds` fails loudly.
+/// outermost kind changes without its `LazyQuery` fails loudly.
 pub fn for_each_match<'t>(
-    query: &LazyQuery,
+    lazy: &LazyQuery,
     file: &'t SourceFile,
-    kinds: &[&str],
     anchors: &[String],
     mut each: impl FnMut(Match<'_, 't>),
 ) {
-    let nodes = holding(file, &ids_of(file, kinds), anchors);
+    let nodes = holding(file, lazy.kind, anchors);
     if nodes.is_empty() {
         return;
     }
-    let query = query.get();
+    let query = lazy.get();
     let names = query.capture_names();
     let src = file.text.as_slice();
-    #[cfg(debug_assertions)]
-    let ids = ids_of(file, kinds);
     #[cfg(debug_assertions)]
     let mut seen = Vec::new();
     let mut matches_at = QueryCursor::new();
@@ -163,7 +168,7 @@ pub fn for_each_match<'t>(
                 .any(|a| memchr::memmem::find(text(node, src), a.as_bytes()).is_some())
         };
         let (mut pinned, mut anchored) = (Vec::new(), Vec::new());
-        for node in file.nodes_of_kinds(&ids) {
+        for node in file.nodes_of_kinds(&[lazy.kind]) {
             let mut matches = matches_at.matches(query, node, src);
             while let Some(m) = matches.next() {
                 pinned.push(match_key(m));
@@ -183,7 +188,8 @@ pub fn for_each_match<'t>(
         }
         assert_eq!(
             pinned, whole,
-            "for_each_match: the query matches outside the node kinds {kinds:?}"
+            "for_each_match: queries/{} matches outside its node kind",
+            lazy.file
         );
         assert_eq!(
             seen, anchored,
@@ -192,26 +198,9 @@ pub fn for_each_match<'t>(
     }
 }
 
-fn ids_of(file: &SourceFile, kinds: &[&str]) -> Vec<u16> {
-    // The queries' outermost kinds come from the table (looking a kind up
-    // by name scans the grammar's symbols, at every file and rule).
-    let table = &*KINDS;
-    let ids: Vec<u16> = kinds
-        .iter()
-        .map(|kind| match *kind {
-            "call" => table.call,
-            "function_definition" => table.function_definition,
-            "with_statement" => table.with_statement,
-            _ => file.tree.language().id_for_node_kind(kind, true),
-        })
-        .collect();
-    debug_assert!(!ids.contains(&0), "unknown node kind in {kinds:?}");
-    ids
-}
-
-/// The nodes of kind ids `kinds` that hold a whole occurrence of one of
+/// The nodes of kind id `kind` that hold a whole occurrence of one of
 /// `anchors`, in pre-order (document order, a node before those inside it).
-fn holding<'t>(file: &'t SourceFile, kinds: &[u16], anchors: &[String]) -> Vec<Lineage<'t>> {
+fn holding<'t>(file: &'t SourceFile, kind: u16, anchors: &[String]) -> Vec<Lineage<'t>> {
     let mut out: Vec<Lineage> = Vec::new();
     let root = file.tree.root_node();
     let mut cursor = file.tree.walk();
@@ -224,7 +213,7 @@ fn holding<'t>(file: &'t SourceFile, kinds: &[u16], anchors: &[String]) -> Vec<L
             loop {
                 let node = cursor.node();
                 path.push(node);
-                if kinds.contains(&node.kind_id()) {
+                if node.kind_id() == kind {
                     out.push(Lineage(path.clone()));
                 }
                 if cursor.goto_first_child_for_byte(start).is_none() {
@@ -523,8 +512,6 @@ pub struct Kinds {
     pub function_definition: u16,
     pub class_definition: u16,
     pub lambda: u16,
-    pub call: u16,
-    pub with_statement: u16,
     /// The kinds `bound_names` reads names from.
     pub binding: [u16; 7],
 }
@@ -537,8 +524,6 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
         function_definition: id("function_definition"),
         class_definition: id("class_definition"),
         lambda: id("lambda"),
-        call: id("call"),
-        with_statement: id("with_statement"),
         binding: [
             "assignment",
             "augmented_assignment",
@@ -708,9 +693,9 @@ mod tests {
             ] {
                 let mut text = source.clone();
                 for placeholder in ["@HELPERS@", "@FACTORIES@", "@SESSIONS@"] {
-                    text = LazyQuery::template("x.scm", &text, placeholder, names).source;
+                    text = LazyQuery::template("x.scm", &text, "call", placeholder, names).source;
                 }
-                LazyQuery::new("x.scm", &text)
+                LazyQuery::new("x.scm", &text, "call")
                     .compile()
                     .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
                 compiled += 1;
@@ -721,7 +706,9 @@ mod tests {
 
     #[test]
     fn a_query_that_does_not_compile_names_its_file() {
-        let error = LazyQuery::new("broken.scm", "(call").compile().unwrap_err();
+        let error = LazyQuery::new("broken.scm", "(call", "call")
+            .compile()
+            .unwrap_err();
         assert!(
             format!("{error:#}").starts_with("queries/broken.scm: the query does not compile: "),
             "{error:#}"

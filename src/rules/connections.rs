@@ -93,6 +93,7 @@ impl Connections {
             query: LazyQuery::template(
                 QUERY_FILE,
                 include_str!("../../queries/connections.scm"),
+                "call",
                 "@HELPERS@",
                 helpers,
             ),
@@ -105,7 +106,7 @@ impl Connections {
     pub fn helper_calls<'t>(&self, file: &'t SourceFile) -> Vec<Lineage<'t>> {
         let src = file.text.as_slice();
         let mut out = Vec::new();
-        syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
+        syntax::for_each_match(&self.query, file, &self.anchors, |m| {
             // The query's only pattern starts at the call it captures.
             let lineage = m.lineage();
             debug_assert_eq!(m.get("call"), Some(lineage.node()));

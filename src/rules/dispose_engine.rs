@@ -51,6 +51,7 @@ impl DisposeEngine {
             query: LazyQuery::template(
                 QUERY_FILE,
                 include_str!("../../queries/dispose-engine.scm"),
+                "call",
                 "@FACTORIES@",
                 &config.engine_factories,
             ),
@@ -79,7 +80,7 @@ impl Rule for DisposeEngine {
         }
         let src = file.text.as_slice();
         let mut calls = Vec::new();
-        syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
+        syntax::for_each_match(&self.query, file, &self.anchors, |m| {
             // The query's only pattern starts at the call it captures.
             debug_assert_eq!(m.get("call"), Some(m.lineage().node()));
             calls.push(m.lineage().clone());

@@ -40,6 +40,7 @@ impl OrmBypass {
             query: LazyQuery::template(
                 QUERY_FILE,
                 include_str!("../../queries/orm-bypass.scm"),
+                "call",
                 "@SESSIONS@",
                 &config.orm_sessions,
             ),
@@ -81,7 +82,7 @@ impl Rule for OrmBypass {
         }
         let src = file.text.as_slice();
         let mut out = Vec::new();
-        syntax::for_each_match(&self.query, file, &["call"], &self.anchors, |m| {
+        syntax::for_each_match(&self.query, file, &self.anchors, |m| {
             let (Some(call), Some(session), Some(method)) =
                 (m.get("call"), m.get("session"), m.get("method"))
             else {

@@ -55,6 +55,7 @@ impl ReleaseBeforeClose {
             query: LazyQuery::new(
                 QUERY_FILE,
                 include_str!("../../queries/release-before-close.scm"),
+                "call",
             ),
             config: config.clone(),
         })
@@ -89,8 +90,7 @@ impl Rule for ReleaseBeforeClose {
         let mut out = Vec::new();
         // Close calls, grouped by the scope that holds them.
         let mut by_scope: Vec<(Node, Vec<Site>)> = Vec::new();
-        let kinds = ["call"];
-        syntax::for_each_match(&self.query, file, &kinds, &["close".into()], |m| {
+        syntax::for_each_match(&self.query, file, &["close".into()], |m| {
             if let (Some(close), Some(object)) = (m.get("close"), m.get("object")) {
                 // The query's only pattern starts at the close call.
                 let lineage = m.lineage();

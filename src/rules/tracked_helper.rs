@@ -52,7 +52,11 @@ pub struct TrackedHelper {
 impl TrackedHelper {
     pub fn new(config: &Config) -> Result<TrackedHelper> {
         Ok(TrackedHelper {
-            query: LazyQuery::new(QUERY_FILE, include_str!("../../queries/tracked-helper.scm")),
+            query: LazyQuery::new(
+                QUERY_FILE,
+                include_str!("../../queries/tracked-helper.scm"),
+                "function_definition",
+            ),
             names: last_parts(&config.helpers),
             config: config.clone(),
         })
@@ -79,8 +83,7 @@ impl Rule for TrackedHelper {
     fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
         let src = file.text.as_slice();
         let mut out = Vec::new();
-        let kinds = ["function_definition"];
-        syntax::for_each_match(&self.query, file, &kinds, &self.names, |m| {
+        syntax::for_each_match(&self.query, file, &self.names, |m| {
             for function in m.all("function") {
                 let Some(name) = function.child_by_field_name("name") else {
                     continue;

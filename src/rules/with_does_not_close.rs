@@ -35,6 +35,7 @@ impl WithDoesNotClose {
             query: LazyQuery::new(
                 QUERY_FILE,
                 include_str!("../../queries/with-does-not-close.scm"),
+                "with_statement",
             ),
             config: config.clone(),
         })
@@ -139,15 +140,10 @@ impl WithDoesNotClose {
             })
             .collect();
         let mut out = Vec::new();
-        syntax::for_each_match(
-            &self.query,
-            file,
-            &["with_statement"],
-            &["with".into()],
-            |m| {
-                if let Some(node) = m.get("call") {
-                    if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
-                        out.push(Diagnostic::new(
+        syntax::for_each_match(&self.query, file, &["with".into()], |m| {
+            if let Some(node) = m.get("call") {
+                if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
+                    out.push(Diagnostic::new(
                             ID,
                             node,
                             format!(
@@ -155,26 +151,26 @@ impl WithDoesNotClose {
                                 self.config.dbapi_connects[i]
                             ),
                         ));
-                    } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
-                        let helper = last_parts(&self.config.helpers).swap_remove(i);
-                        let message = match self.helper_kind(file, helper.as_bytes()) {
-                            HelperKind::ContextManager => return,
-                            HelperKind::DbApi => format!(
-                                "`{helper}()` returns a DB-API connection, whose `with` ends the transaction but \
+                } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
+                    let helper = last_parts(&self.config.helpers).swap_remove(i);
+                    let message = match self.helper_kind(file, helper.as_bytes()) {
+                        HelperKind::ContextManager => return,
+                        HelperKind::DbApi => format!(
+                            "`{helper}()` returns a DB-API connection, whose `with` ends the transaction but \
                                  does not close it; {CLOSING}"
-                            ),
-                            _ => format!(
-                                "`with {helper}()`: the connection's tracking is never released there, and a \
+                        ),
+                        _ => format!(
+                            "`with {helper}()`: the connection's tracking is never released there, and a \
                                  DB-API connection's `with` does not close it; bind it with `conn = {helper}()` \
                                  and close it in a `finally`"
-                            ),
-                        };
-                        out.push(Diagnostic::new(ID, node, message));
-                    }
-                } else if let Some(node) = m.get("name") {
-                    let name = text(node, src);
-                    if tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src) {
-                        out.push(Diagnostic::new(
+                        ),
+                    };
+                    out.push(Diagnostic::new(ID, node, message));
+                }
+            } else if let Some(node) = m.get("name") {
+                let name = text(node, src);
+                if tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src) {
+                    out.push(Diagnostic::new(
                             ID,
                             node,
                             format!(
@@ -182,10 +178,9 @@ impl WithDoesNotClose {
                                 String::from_utf8_lossy(name)
                             ),
                         ));
-                    }
                 }
-            },
-        );
+            }
+        });
         out
     }
 }
