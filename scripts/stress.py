@@ -1116,6 +1116,19 @@ COLS = [
 ]
 
 
+def reasons_section(out, title, results, counter, top):
+    """A section listing, for every corpus and configuration, the `top` most
+    common reasons in the Counter attribute `counter` of its result."""
+    out.append(f"## {title}")
+    out.append("")
+    lines = [
+        f"- {r.corpus} x {r.config}: {n} x `{reason}`"
+        for r in results
+        for reason, n in getattr(r, counter).most_common(top)
+    ]
+    out.extend(lines or ["none"])
+
+
 def report(results: list[Result], command: str, configs: dict[str, Cfg], max_failures: int, total_time: float) -> str:
     out = ["# connfix stress test", ""]
     out.append(f"Command: `{command}`")
@@ -1153,15 +1166,7 @@ def report(results: list[Result], command: str, configs: dict[str, Cfg], max_fai
             if v:
                 out.append(f"- {k}: {v}")
     out.append("")
-    out.append("## Errors reported by connfix (by reason)")
-    out.append("")
-    anyerr = False
-    for r in results:
-        for reason, n in r.error_reasons.most_common(15):
-            anyerr = True
-            out.append(f"- {r.corpus} x {r.config}: {n} x `{reason}`")
-    if not anyerr:
-        out.append("none")
+    reasons_section(out, "Errors reported by connfix (by reason)", results, "error_reasons", 15)
     valid = [(r, v) for r in results for v in r.valid_error_files]
     if valid:
         out.append("")
@@ -1170,15 +1175,7 @@ def report(results: list[Result], command: str, configs: dict[str, Cfg], max_fai
         for r, v in valid[:20]:
             out.append(f"- {r.corpus} x {r.config}: `{v[:200]}`")
     out.append("")
-    out.append("## Findings connfix printed (first apply, top reasons)")
-    out.append("")
-    anyf = False
-    for r in results:
-        for reason, n in r.finding_reasons.most_common(6):
-            anyf = True
-            out.append(f"- {r.corpus} x {r.config}: {n} x `{reason}`")
-    if not anyf:
-        out.append("none")
+    reasons_section(out, "Findings connfix printed (first apply, top reasons)", results, "finding_reasons", 6)
     out.append("")
     out.append("## Failures by kind")
     out.append("")
