@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
 
 use crate::edit::{self, Fix};
@@ -19,8 +20,9 @@ const MAX_PASSES: usize = 16;
 /// The rules of a run, with the prefilter built from what they look for.
 pub struct Fixer {
     rules: Ruleset,
-    /// The words of which a file must hold one to be parsed at all.
-    needles: Vec<memmem::Finder<'static>>,
+    /// The words of which a file must hold one to be parsed at all, and
+    /// the start of a conflict marker: one search says a file holds none.
+    prefilter: AhoCorasick,
     /// Each rule's own needles: a rule whose needles a file does not hold
     /// does not run on it (nor compile its query).
     rule_needles: Vec<Vec<memmem::Finder<'static>>>,
@@ -63,7 +65,7 @@ pub type Review<'r> = &'r mut dyn FnMut(&Proposal) -> bool;
 
 impl Fixer {
     /// `unsafe_fixes`: apply fixes marked unsafe too.
-    pub fn new(rules: Ruleset, unsafe_fixes: bool) -> Fixer {
+    pub fn new(rules: Ruleset, unsafe_fixes: bool) -> anyhow::Result<Fixer> {
         let rule_needles = rules
             .rules
             .iter()
@@ -84,20 +86,23 @@ impl Fixer {
                 kept.push(word);
             }
         }
-        // One SIMD substring search per word (memchr's memmem): for a
-        // handful of words this beats one aho-corasick automaton, whose
-        // prefilter costs several times more on the files that hold none of
-        // them, which is most files.
-        let needles = kept
-            .iter()
-            .map(|w| memmem::Finder::new(w.as_bytes()).into_owned())
-            .collect();
-        Fixer {
+        // One pass over the text for all the words at once (aho-corasick's
+        // packed SIMD searcher, Teddy): on the standard library it takes
+        // half the time of one memchr memmem pass per word, with the
+        // default configuration's ten words and the conflict marker.
+        // Leftmost-first: with the standard match kind, aho-corasick does not
+        // use Teddy and the search is 17 times slower.
+        let mut words: Vec<&[u8]> = kept.iter().map(|w| w.as_bytes()).collect();
+        words.push(source::CONFLICT_START);
+        let prefilter = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(words)?;
+        Ok(Fixer {
             rules,
-            needles,
+            prefilter,
             rule_needles,
             unsafe_fixes,
-        }
+        })
     }
 
     pub fn unsafe_fixes(&self) -> bool {
@@ -120,10 +125,12 @@ impl Fixer {
         path: &Path,
         bytes: Vec<u8>,
     ) -> Result<Result<(SourceFile, Vec<Diagnostic>), Outcome>, Rejection> {
-        let (bom, text) = source::check_bytes(bytes)?;
-        // Most files hold no needle: one search per distinct word says so.
-        // A file that holds one is parsed only if a rule could match there.
-        let live = if self.needles.iter().any(|n| n.find(&text).is_some()) {
+        let (bom, text) = source::decode(bytes)?;
+        // Most files hold no needle and no conflict marker: one search says
+        // so. A file that holds a needle is parsed only if a rule could
+        // match there.
+        let live = if self.prefilter.is_match(&text) {
+            source::check_conflict_markers(&text)?;
             self.live(&text)
         } else {
             Vec::new()
@@ -389,6 +396,7 @@ mod tests {
             crate::rules::build(&Config::default(), &[], &[]).unwrap(),
             false,
         )
+        .unwrap()
     }
 
     /// Review `LEAKY` answering from `answers`; returns the rules asked about.

@@ -408,15 +408,26 @@ pub fn first_error(tree: &Tree) -> Option<usize> {
     }
 }
 
-/// The checks that need no parse: split off a BOM, reject binary,
-/// undecodable and conflicted files. Returns the BOM flag and the text.
+/// Every check that needs no parse: `decode`, then `check_conflict_markers`.
 pub fn check_bytes(bytes: Vec<u8>) -> Result<(bool, Vec<u8>), Rejection> {
+    let (bom, text) = decode(bytes)?;
+    check_conflict_markers(&text)?;
+    Ok((bom, text))
+}
+
+/// The start of a conflict's first line: a text that does not hold it has
+/// no conflict, and need not go through `check_conflict_markers`.
+pub const CONFLICT_START: &[u8] = b"<<<<<<<";
+
+/// The checks that need no parse and no search: split off a BOM, reject
+/// binary and undecodable files. Returns the BOM flag and the text. A text
+/// that holds `CONFLICT_START` must then pass `check_conflict_markers`.
+pub fn decode(bytes: Vec<u8>) -> Result<(bool, Vec<u8>), Rejection> {
     let (bom, text) = match bytes.strip_prefix(BOM) {
         Some(rest) => (true, rest.to_vec()),
         None => (false, bytes),
     };
     check_encoding(&text)?;
-    check_conflict_markers(&text)?;
     Ok((bom, text))
 }
 
@@ -482,11 +493,10 @@ fn declared_encoding(text: &[u8]) -> Option<String> {
 /// A conflict is a `<<<<<<<` line, then `=======`, then `>>>>>>>`: all
 /// three, in order. One of them alone (an RST underline of `=` in a
 /// docstring) is text.
-fn check_conflict_markers(text: &[u8]) -> Result<(), Rejection> {
-    // Most files have no marker: one SIMD search for a line-starting
-    // `<<<<<<<` decides, and only a file with one is read line by line.
-    let Some(begin) =
-        memchr::memmem::find_iter(text, b"<<<<<<<").find(|&at| at == 0 || text[at - 1] == b'\n')
+pub fn check_conflict_markers(text: &[u8]) -> Result<(), Rejection> {
+    // Only a file with a line-starting `<<<<<<<` is read line by line.
+    let Some(begin) = memchr::memmem::find_iter(text, CONFLICT_START)
+        .find(|&at| at == 0 || text[at - 1] == b'\n')
     else {
         return Ok(());
     };

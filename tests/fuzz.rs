@@ -91,7 +91,9 @@ fn seeds() -> &'static Vec<Vec<u8>> {
 
 fn fixer() -> &'static Fixer {
     static FIXER: OnceLock<Fixer> = OnceLock::new();
-    FIXER.get_or_init(|| Fixer::new(rules::build(&Config::default(), &[], &[]).unwrap(), true))
+    FIXER.get_or_init(|| {
+        Fixer::new(rules::build(&Config::default(), &[], &[]).unwrap(), true).unwrap()
+    })
 }
 
 #[derive(Debug, Clone)]

@@ -63,7 +63,7 @@ fn fixer(case: &Path) -> Fixer {
             .filter(|c| *c == rule || !testdata.join(c).is_dir())
             .collect();
     }
-    Fixer::new(ruleset, case.join("unsafe").exists())
+    Fixer::new(ruleset, case.join("unsafe").exists()).unwrap()
 }
 
 fn compiles(text: &[u8]) -> Result<(), String> {
