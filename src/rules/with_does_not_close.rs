@@ -141,7 +141,17 @@ impl WithDoesNotClose {
             .collect();
         let mut out = Vec::new();
         syntax::for_each_match(&self.query, file, &["with".into()], |m| {
-            if let Some(node) = m.get("call") {
+            let Some(mut value) = m.get("value") else {
+                return;
+            };
+            if value.kind() == "as_pattern" {
+                let Some(first) = value.named_child(0) else {
+                    return;
+                };
+                value = first;
+            }
+            if value.kind() == "call" {
+                let node = value;
                 if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
                     out.push(Diagnostic::new(
                             ID,
@@ -167,7 +177,8 @@ impl WithDoesNotClose {
                     };
                     out.push(Diagnostic::new(ID, node, message));
                 }
-            } else if let Some(node) = m.get("name") {
+            } else if value.kind() == "identifier" {
+                let node = value;
                 let name = text(node, src);
                 if tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src) {
                     out.push(Diagnostic::new(
