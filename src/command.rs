@@ -478,7 +478,11 @@ fn process(
         .iter()
         .map(|d| Finding::new(&outcome.text, d))
         .collect();
-    report.status = audit::classify(&outcome.text, &report.found, config);
+    // Only the report shows a file's status, and classifying searches the
+    // whole text for three more words.
+    if matches!(view.mode, Mode::Report { .. }) {
+        report.status = audit::classify(&outcome.text, &report.found, config);
+    }
     for finding in &report.found {
         let unfixed = finding.fix == "none" || (finding.fix == "unsafe" && !fixer.unsafe_fixes());
         if view.mode == Mode::Check || (unfixed && finding.severity > Severity::Info) {
