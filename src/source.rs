@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
 
 use crate::edit::Edit;
+use crate::syntax::KindName;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -88,7 +89,7 @@ fn detect_indent(text: &[u8], tree: &Tree) -> Option<Vec<u8>> {
     let mut cursor = tree.walk();
     let mut stack = vec![tree.root_node()];
     while let Some(node) = stack.pop() {
-        if node.kind() == "block"
+        if node.kind_name() == "block"
             && let (Some(first), Some(header)) = (first_statement(node), node.parent())
         {
             let inner = line_indent(text, first.start_byte());
@@ -110,7 +111,7 @@ fn first_statement(block: Node) -> Option<Node> {
     let mut cursor = block.walk();
     block
         .named_children(&mut cursor)
-        .find(|n| n.kind() != "comment")
+        .find(|n| n.kind_name() != "comment")
 }
 
 /// The whitespace that opens the line holding `offset`.

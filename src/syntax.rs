@@ -264,7 +264,7 @@ impl<'t> Lineage<'t> {
     /// `enclosing_function` of the node.
     pub fn function(&self) -> Option<Node<'t>> {
         let scope = self.scope();
-        (scope.kind() == "function_definition").then_some(scope)
+        (scope.kind_name() == "function_definition").then_some(scope)
     }
 
     /// `enclosing_statement` of the node.
@@ -274,8 +274,8 @@ impl<'t> Lineage<'t> {
             .map(|i| (self.0[i], self.0[i - 1]))
             .find_map(|(n, parent)| {
                 (n.is_named()
-                    && n.kind() != "comment"
-                    && matches!(parent.kind(), "block" | "module"))
+                    && n.kind_name() != "comment"
+                    && matches!(parent.kind_name(), "block" | "module"))
                 .then_some(n)
             })
     }
@@ -301,7 +301,7 @@ pub fn text<'a>(node: Node, src: &'a [u8]) -> &'a [u8] {
 
 pub fn is_scope(node: Node) -> bool {
     matches!(
-        node.kind(),
+        node.kind_name(),
         "function_definition" | "class_definition" | "module"
     )
 }
@@ -324,16 +324,16 @@ pub fn enclosing_scope(node: Node) -> Node {
 /// class level.
 pub fn enclosing_function(node: Node) -> Option<Node> {
     let scope = enclosing_scope(node);
-    (scope.kind() == "function_definition").then_some(scope)
+    (scope.kind_name() == "function_definition").then_some(scope)
 }
 
 /// A statement is a child of a block or of the module.
 pub fn is_statement(node: Node) -> bool {
     node.is_named()
-        && node.kind() != "comment"
+        && node.kind_name() != "comment"
         && node
             .parent()
-            .is_some_and(|p| matches!(p.kind(), "block" | "module"))
+            .is_some_and(|p| matches!(p.kind_name(), "block" | "module"))
 }
 
 /// The statement that holds `node` (itself if it is one).
@@ -352,14 +352,14 @@ pub fn statements(block: Node) -> Vec<Node> {
     let mut cursor = block.walk();
     block
         .named_children(&mut cursor)
-        .filter(|n| n.kind() != "comment")
+        .filter(|n| n.kind_name() != "comment")
         .collect()
 }
 
 /// The statement after `node` in its block, past comments.
 pub fn next_statement(node: Node) -> Option<Node> {
     let mut next = node.next_named_sibling();
-    while let Some(c) = next.filter(|c| c.kind() == "comment") {
+    while let Some(c) = next.filter(|c| c.kind_name() == "comment") {
         next = c.next_named_sibling();
     }
     next
@@ -368,7 +368,7 @@ pub fn next_statement(node: Node) -> Option<Node> {
 /// The statement before `node` in its block, past comments.
 pub fn prev_statement(node: Node) -> Option<Node> {
     let mut prev = node.prev_named_sibling();
-    while let Some(c) = prev.filter(|c| c.kind() == "comment") {
+    while let Some(c) = prev.filter(|c| c.kind_name() == "comment") {
         prev = c.prev_named_sibling();
     }
     prev
@@ -377,11 +377,11 @@ pub fn prev_statement(node: Node) -> Option<Node> {
 /// Whether `call` calls one of `names`: `name(...)`, or `x.name(...)` for
 /// any `x`; a dotted name (`socket.socket`) matches the end of the callee.
 pub fn calls_one_of(call: Node, names: &[String], src: &[u8]) -> Option<usize> {
-    if call.kind() != "call" {
+    if call.kind_name() != "call" {
         return None;
     }
     let function = call.child_by_field_name("function")?;
-    if !matches!(function.kind(), "identifier" | "attribute") {
+    if !matches!(function.kind_name(), "identifier" | "attribute") {
         return None;
     }
     let callee = text(function, src);
@@ -396,32 +396,32 @@ pub fn calls_one_of(call: Node, names: &[String], src: &[u8]) -> Option<usize> {
 
 /// `x.method()` with no arguments: the name `x`, if `call` is that.
 pub fn method_call_on_name<'a>(call: Node, method: &str, src: &'a [u8]) -> Option<&'a [u8]> {
-    if call.kind() != "call" {
+    if call.kind_name() != "call" {
         return None;
     }
     let function = call.child_by_field_name("function")?;
     let arguments = call.child_by_field_name("arguments")?;
-    if function.kind() != "attribute"
+    if function.kind_name() != "attribute"
         || arguments.named_child_count() != 0
-        || arguments.kind() != "argument_list"
+        || arguments.kind_name() != "argument_list"
     {
         return None;
     }
     let object = function.child_by_field_name("object")?;
     let attribute = function.child_by_field_name("attribute")?;
-    (object.kind() == "identifier" && text(attribute, src) == method.as_bytes())
+    (object.kind_name() == "identifier" && text(attribute, src) == method.as_bytes())
         .then(|| text(object, src))
 }
 
 /// The call a simple statement consists of (`f()` or `await f()`).
 pub fn statement_call(stmt: Node) -> Option<Node> {
-    if stmt.kind() != "expression_statement" || stmt.named_child_count() != 1 {
+    if stmt.kind_name() != "expression_statement" || stmt.named_child_count() != 1 {
         return None;
     }
     let expr = stmt.named_child(0)?;
-    match expr.kind() {
+    match expr.kind_name() {
         "call" => Some(expr),
-        "await" => expr.named_child(0).filter(|c| c.kind() == "call"),
+        "await" => expr.named_child(0).filter(|c| c.kind_name() == "call"),
         _ => None,
     }
 }
@@ -429,14 +429,14 @@ pub fn statement_call(stmt: Node) -> Option<Node> {
 /// The assignment a simple statement consists of, if it has exactly one
 /// target.
 pub fn statement_assignment(stmt: Node) -> Option<Node> {
-    if stmt.kind() != "expression_statement" || stmt.named_child_count() != 1 {
+    if stmt.kind_name() != "expression_statement" || stmt.named_child_count() != 1 {
         return None;
     }
     let expr = stmt.named_child(0)?;
-    (expr.kind() == "assignment"
+    (expr.kind_name() == "assignment"
         && expr
             .child_by_field_name("right")
-            .is_some_and(|r| r.kind() != "assignment"))
+            .is_some_and(|r| r.kind_name() != "assignment"))
     .then_some(expr)
 }
 
@@ -516,6 +516,37 @@ pub struct Kinds {
     pub binding: [u16; 7],
 }
 
+/// Node kind names by kind id: `Node::kind` asks tree-sitter for the name,
+/// then measures it and checks it is UTF-8 at every call, and the rules
+/// compare kinds at almost every node they look at.
+static KIND_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+    (0..language.node_kind_count())
+        .map(|id| {
+            u16::try_from(id)
+                .ok()
+                .and_then(|id| language.node_kind_for_id(id))
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+});
+
+/// `Node::kind` through a table (`KIND_NAMES`).
+pub trait KindName {
+    fn kind_name(&self) -> &'static str;
+}
+
+impl KindName for Node<'_> {
+    fn kind_name(&self) -> &'static str {
+        let name = KIND_NAMES
+            .get(usize::from(self.kind_id()))
+            .map_or("", String::as_str);
+        debug_assert_eq!(name, self.kind(), "the kind table agrees with tree-sitter");
+        name
+    }
+}
+
 pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
     let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
     let id = |kind| language.id_for_node_kind(kind, true);
@@ -541,10 +572,10 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
 pub fn header_colon(block: Node) -> Option<Node> {
     let mut at = block.prev_sibling();
     while let Some(node) = at {
-        if node.kind() == ":" {
+        if node.kind_name() == ":" {
             return Some(node);
         }
-        if node.kind() != "comment" {
+        if node.kind_name() != "comment" {
             return None;
         }
         at = node.prev_sibling();
@@ -567,7 +598,7 @@ pub fn line_run(stmt: Node) -> Vec<Node> {
         return vec![stmt];
     };
     let siblings = statements(block);
-    if block.kind() == "block" && is_inline_block(block) {
+    if block.kind_name() == "block" && is_inline_block(block) {
         return siblings;
     }
     let Some(at) = siblings.iter().position(|s| *s == stmt) else {
@@ -603,7 +634,7 @@ pub fn multiline_strings(node: Node) -> Vec<std::ops::Range<usize>> {
     let mut cursor = node.walk();
     let mut stack = vec![node];
     while let Some(n) = stack.pop() {
-        if n.kind() == "string" {
+        if n.kind_name() == "string" {
             if n.start_position().row != n.end_position().row {
                 out.push(n.byte_range());
             }
@@ -624,7 +655,7 @@ pub fn bound_names(node: Node) -> Vec<Node> {
     if !KINDS.binding.contains(&node.kind_id()) {
         return Vec::new();
     }
-    let target = match node.kind() {
+    let target = match node.kind_name() {
         "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
             node.child_by_field_name("left")
         }
@@ -643,7 +674,7 @@ pub fn target_names(target: Node) -> Vec<Node> {
     let mut stack = vec![target];
     let mut cursor = target.walk();
     while let Some(n) = stack.pop() {
-        match n.kind() {
+        match n.kind_name() {
             "identifier" => out.push(n),
             "pattern_list"
             | "tuple_pattern"

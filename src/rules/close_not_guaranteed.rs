@@ -28,6 +28,7 @@ use crate::edit::Fix;
 use crate::rules::Diagnostic;
 use crate::rules::connections::{Acquisition, UseKind};
 use crate::source::SourceFile;
+use crate::syntax::KindName;
 use crate::syntax::{self, statements, text};
 use crate::wrap::{Finally, try_finally};
 
@@ -62,7 +63,7 @@ impl CloseNotGuaranteed {
             let in_finally = a.closes().find(|u| {
                 let mut at = u.node;
                 while let Some(p) = at.parent().filter(|p| *p != a.scope) {
-                    if p.kind() == "finally_clause" {
+                    if p.kind_name() == "finally_clause" {
                         return true;
                     }
                     at = p;
@@ -122,7 +123,7 @@ impl CloseNotGuaranteed {
             release if held - 1 > at && self.is_release(release, &a.name, src) => held - 1,
             _ => held,
         };
-        if first == at + 1 || (block.kind() == "block" && syntax::is_inline_block(block)) {
+        if first == at + 1 || (block.kind_name() == "block" && syntax::is_inline_block(block)) {
             return None;
         }
         let edges = [a.statement, siblings[first], holder, siblings[first - 1]];
@@ -135,7 +136,7 @@ impl CloseNotGuaranteed {
         // A comment on the line above the moved statements goes with them.
         let mut start = siblings[first];
         while let Some(comment) = start.prev_named_sibling().filter(|c| {
-            c.kind() == "comment"
+            c.kind_name() == "comment"
                 && c.end_position().row + 1 == start.start_position().row
                 && syntax::starts_line(*c, src)
         }) {
@@ -174,7 +175,7 @@ impl CloseNotGuaranteed {
 
     /// `if conn: [release block] conn.close()` with nothing else.
     fn closes_only(&self, holder: Node, close: Node, name: &str, src: &[u8]) -> bool {
-        holder.kind() == "if_statement"
+        holder.kind_name() == "if_statement"
             && holder.child_by_field_name("alternative").is_none()
             && holder
                 .child_by_field_name("consequence")
@@ -193,7 +194,7 @@ impl CloseNotGuaranteed {
             .map(|c| text(c, src))
             .unwrap_or_default();
         let call = format!("{}({name}._tracking_context", self.config.release);
-        statement.kind() == "if_statement"
+        statement.kind_name() == "if_statement"
             && memchr::memmem::find(condition, format!("hasattr({name},").as_bytes()).is_some()
             && memchr::memmem::find(text(statement, src), call.as_bytes()).is_some()
     }

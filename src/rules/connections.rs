@@ -16,6 +16,7 @@ use crate::rules::close_not_guaranteed::{self, CloseNotGuaranteed};
 use crate::rules::with_does_not_close::{self, WithDoesNotClose};
 use crate::rules::{Diagnostic, Fixes, Rule, early_return_leak, never_closed};
 use crate::source::SourceFile;
+use crate::syntax::KindName;
 use crate::syntax::{self, LazyQuery, Lineage, text};
 
 const QUERY_FILE: &str = "connections.scm";
@@ -125,18 +126,18 @@ impl Connections {
             .into_iter()
             .filter_map(|lineage| {
                 let call = lineage.node();
-                let awaited = usize::from(lineage.up(1)?.kind() == "await");
+                let awaited = usize::from(lineage.up(1)?.kind_name() == "await");
                 let value = lineage.up(awaited)?;
                 let assignment = lineage
                     .up(awaited + 1)
-                    .filter(|p| p.kind() == "assignment")?;
+                    .filter(|p| p.kind_name() == "assignment")?;
                 let statement = lineage.up(awaited + 2)?;
-                if !matches!(lineage.up(awaited + 3)?.kind(), "block" | "module") {
+                if !matches!(lineage.up(awaited + 3)?.kind_name(), "block" | "module") {
                     return None;
                 }
                 let left = assignment
                     .child_by_field_name("left")
-                    .filter(|l| l.kind() == "identifier")?;
+                    .filter(|l| l.kind_name() == "identifier")?;
                 if assignment.child_by_field_name("right") != Some(value) {
                     return None;
                 }
@@ -213,10 +214,10 @@ fn binds(node: Node, name: &[u8], src: &[u8]) -> bool {
     syntax::bound_names(node)
         .iter()
         .any(|b| text(*b, src) == name)
-        && !(node.kind() == "assignment"
+        && !(node.kind_name() == "assignment"
             && node
                 .child_by_field_name("right")
-                .is_some_and(|r| r.kind() == "none"))
+                .is_some_and(|r| r.kind_name() == "none"))
 }
 
 /// What the occurrence `ident` of the name does, if anything that matters;
@@ -234,18 +235,18 @@ fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<U
     }
     let up = |n: usize| path.len().checked_sub(n).map(|i| path[i]);
     let parent = up(1)?;
-    match parent.kind() {
+    match parent.kind_name() {
         "attribute" if parent.child_by_field_name("object") == Some(ident) => {
-            let call = up(2).filter(|c| c.kind() == "call")?;
+            let call = up(2).filter(|c| c.kind_name() == "call")?;
             syntax::method_call_on_name(call, "close", src)?;
-            let awaited = up(3).is_some_and(|a| a.kind() == "await");
+            let awaited = up(3).is_some_and(|a| a.kind_name() == "await");
             let holder_depth = if awaited { 3 } else { 2 };
-            if up(holder_depth + 1)?.kind() != "expression_statement" {
+            if up(holder_depth + 1)?.kind_name() != "expression_statement" {
                 return Some(UseKind::CloseInExpression);
             }
             for depth in holder_depth + 1..=path.len() {
                 let p = up(depth)?;
-                if p.kind() == "finally_clause" {
+                if p.kind_name() == "finally_clause" {
                     // The `finally` guards the connection only if its `try`
                     // holds the acquisition or comes right after it.
                     let try_statement = up(depth + 1)?;
@@ -257,7 +258,7 @@ fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<U
             Some(UseKind::Close { finally: false })
         }
         "argument_list" | "keyword_argument" => {
-            let call = if parent.kind() == "keyword_argument" {
+            let call = if parent.kind_name() == "keyword_argument" {
                 up(3)?
             } else {
                 up(2)?
@@ -273,7 +274,7 @@ fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<U
             }
         }
         "with_item" => Some(UseKind::With),
-        "as_pattern" if up(2).is_some_and(|p| p.kind() == "with_item") => Some(UseKind::With),
+        "as_pattern" if up(2).is_some_and(|p| p.kind_name() == "with_item") => Some(UseKind::With),
         "return_statement" | "yield" | "list" | "tuple" | "dictionary" | "pair" | "set"
         | "expression_list" => Some(UseKind::Escapes),
         "assignment" if parent.child_by_field_name("right") == Some(ident) => {

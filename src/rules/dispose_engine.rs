@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::edit::Fix;
 use crate::rules::{Diagnostic, Fixes, Rule, Severity};
 use crate::source::SourceFile;
+use crate::syntax::KindName;
 use crate::syntax::{
     self, LazyQuery, Lineage, calls_one_of, method_call_on_name, statements, text,
 };
@@ -137,16 +138,16 @@ impl<'t> Engine<'_, 't> {
         let statement = self.lineage.up(2).filter(|p| {
             self.lineage
                 .up(3)
-                .is_some_and(|b| matches!(b.kind(), "block" | "module"))
+                .is_some_and(|b| matches!(b.kind_name(), "block" | "module"))
                 && p.named_child_count() == 1
         });
-        if parent.kind() == "return_statement" {
+        if parent.kind_name() == "return_statement" {
             return self.report(
                 "engine-escapes",
                 format!("the engine from `{factory}(...)` is returned; the caller must dispose it"),
             );
         }
-        let (Some(stmt), "assignment") = (statement, parent.kind()) else {
+        let (Some(stmt), "assignment") = (statement, parent.kind_name()) else {
             return self.report("dispose-engine", format!(
                 "the engine from `{factory}(...)` has no name, so nothing disposes it; bind it with \
                  `engine = {factory}(...)` and connfix will dispose it"
@@ -156,7 +157,7 @@ impl<'t> Engine<'_, 't> {
             return None;
         }
         let left = parent.child_by_field_name("left")?;
-        if left.kind() != "identifier" {
+        if left.kind_name() != "identifier" {
             return self.report("engine-escapes", format!(
                 "the engine from `{factory}(...)` is stored on `{}`, so it outlives the call; left alone",
                 String::from_utf8_lossy(text(left, src))
@@ -182,7 +183,7 @@ impl<'t> Engine<'_, 't> {
         let after = &siblings[at + 1..];
         if after
             .iter()
-            .any(|s| s.kind() == "try_statement" && finally_disposes(*s, name, dispose, src))
+            .any(|s| s.kind_name() == "try_statement" && finally_disposes(*s, name, dispose, src))
         {
             return None;
         }
@@ -206,7 +207,7 @@ impl<'t> Engine<'_, 't> {
             .rsplit('.')
             .next()
             .is_some_and(|n| n.contains("async"));
-        let function_is_async = function.child(0).is_some_and(|c| c.kind() == "async");
+        let function_is_async = function.child(0).is_some_and(|c| c.kind_name() == "async");
         if is_async && !function_is_async {
             return self.report("dispose-engine", format!(
                 "async engine `{name_text}` is created in a function that is not `async`, where it cannot be \
@@ -218,7 +219,7 @@ impl<'t> Engine<'_, 't> {
             .into_iter()
             .chain(bare.map(|b| after[b]))
             .collect();
-        let shared = (block.kind() == "block" && syntax::is_inline_block(block))
+        let shared = (block.kind_name() == "block" && syntax::is_inline_block(block))
             || edges
                 .iter()
                 .any(|s| !syntax::starts_line(*s, src) || syntax::line_run(*s).len() != 1);
@@ -243,8 +244,8 @@ impl<'t> Engine<'_, 't> {
             if parent == function {
                 break;
             }
-            if parent.kind() == "try_statement"
-                && at.kind() != "finally_clause"
+            if parent.kind_name() == "try_statement"
+                && at.kind_name() != "finally_clause"
                 && finally_disposes(parent, name, dispose, self.src())
             {
                 return true;
@@ -299,7 +300,7 @@ fn finally_disposes(try_statement: Node, name: &[u8], dispose: &str, src: &[u8])
     let mut cursor = try_statement.walk();
     let Some(finally) = try_statement
         .named_children(&mut cursor)
-        .find(|c| c.kind() == "finally_clause")
+        .find(|c| c.kind_name() == "finally_clause")
     else {
         return false;
     };
@@ -318,7 +319,7 @@ fn escapes(function: Node, name: &[u8], src: &[u8]) -> Option<&'static str> {
         if why.is_some() || n == body {
             return;
         }
-        why = match n.kind() {
+        why = match n.kind_name() {
             "return_statement" if syntax::mentions(n, name, src) => Some("is returned"),
             "yield" if syntax::mentions(n, name, src) => Some("is yielded"),
             "global_statement" | "nonlocal_statement" if syntax::mentions(n, name, src) => {
@@ -332,7 +333,7 @@ fn escapes(function: Node, name: &[u8], src: &[u8]) -> Option<&'static str> {
             "assignment" => {
                 let stored = n.child_by_field_name("left").is_some_and(|l| {
                     !syntax::target_names(l).iter().any(|_| true)
-                        || matches!(l.kind(), "attribute" | "subscript")
+                        || matches!(l.kind_name(), "attribute" | "subscript")
                 });
                 (stored
                     && n.child_by_field_name("right")

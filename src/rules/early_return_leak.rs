@@ -18,6 +18,7 @@ use tree_sitter::Node;
 use crate::rules::Diagnostic;
 use crate::rules::connections::{Acquisition, UseKind};
 use crate::syntax;
+use crate::syntax::KindName;
 
 pub const ID: &str = "early-return-leak";
 
@@ -37,7 +38,7 @@ pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
         let mut exits = Vec::new();
         syntax::walk_scope(body, false, |n| {
             let between = n.start_byte() > a.statement.end_byte() && n.start_byte() < last_close;
-            if between && matches!(n.kind(), "return_statement" | "raise_statement") {
+            if between && matches!(n.kind_name(), "return_statement" | "raise_statement") {
                 exits.push(n);
             }
         });
@@ -45,7 +46,7 @@ pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
             .into_iter()
             .filter(|e| !closed_before(*e, a) && !finally_closes(*e, a))
         {
-            let keyword = if exit.kind() == "raise_statement" {
+            let keyword = if exit.kind_name() == "raise_statement" {
                 "raise"
             } else {
                 "return"
@@ -99,11 +100,11 @@ fn finally_closes(exit: Node, a: &Acquisition) -> bool {
         if parent == a.scope {
             break;
         }
-        if parent.kind() == "try_statement" && at.kind() != "finally_clause" {
+        if parent.kind_name() == "try_statement" && at.kind_name() != "finally_clause" {
             let mut cursor = parent.walk();
             let finally = parent
                 .named_children(&mut cursor)
-                .find(|c| c.kind() == "finally_clause");
+                .find(|c| c.kind_name() == "finally_clause");
             if finally.is_some_and(|f| {
                 a.closes().any(|u| {
                     f.start_byte() <= u.node.start_byte() && u.node.end_byte() <= f.end_byte()

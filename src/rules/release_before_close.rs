@@ -34,6 +34,7 @@ use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line};
 use crate::rules::{Diagnostic, Fixes, Rule};
 use crate::source::{SourceFile, line_indent};
+use crate::syntax::KindName;
 use crate::syntax::{self, LazyQuery, calls_one_of, statements, text};
 
 pub const ID: &str = "release-before-close";
@@ -112,7 +113,7 @@ impl Rule for ReleaseBeforeClose {
                 watch: watch.iter().map(|n| n.id()).collect(),
                 seen: HashMap::new(),
             };
-            let body = if scope.kind() == "module" {
+            let body = if scope.kind_name() == "module" {
                 Some(scope)
             } else {
                 scope.child_by_field_name("body")
@@ -177,7 +178,7 @@ impl ReleaseBeforeClose {
     fn fix_run(&self, file: &SourceFile, run: &[Node], members: &[(Node, &[u8])]) -> Diagnostic {
         let (src, style) = (file.text.as_slice(), &file.style);
         let block = run[0].parent().expect("a statement has a parent");
-        let inline = block.kind() == "block" && syntax::is_inline_block(block);
+        let inline = block.kind_name() == "block" && syntax::is_inline_block(block);
         let base = if inline {
             let header = line_indent(src, block.parent().map_or(block, |h| h).start_byte());
             [header, style.unit_after(header)].concat()
@@ -253,9 +254,12 @@ impl<'s> Flow<'s> {
                 .extend(state.iter().copied());
         }
         let field = |name: &str| stmt.child_by_field_name(name);
-        match stmt.kind() {
+        match stmt.kind_name() {
             "expression_statement" => {
-                if let Some(expr) = stmt.named_child(0).filter(|e| e.kind() == "assignment") {
+                if let Some(expr) = stmt
+                    .named_child(0)
+                    .filter(|e| e.kind_name() == "assignment")
+                {
                     self.assignment(expr, &mut state);
                 }
                 state
@@ -265,7 +269,7 @@ impl<'s> Flow<'s> {
                 let mut has_else = false;
                 let mut cursor = stmt.walk();
                 for clause in stmt.children_by_field_name("alternative", &mut cursor) {
-                    has_else |= clause.kind() == "else_clause";
+                    has_else |= clause.kind_name() == "else_clause";
                     let body = clause
                         .child_by_field_name("consequence")
                         .or_else(|| clause.child_by_field_name("body"));
@@ -296,11 +300,11 @@ impl<'s> Flow<'s> {
                 let mut finally = None;
                 let mut cursor = stmt.walk();
                 for clause in stmt.named_children(&mut cursor) {
-                    match clause.kind() {
+                    match clause.kind_name() {
                         "except_clause" | "except_group_clause" => {
                             let block = clause
                                 .named_children(&mut clause.walk())
-                                .find(|c| c.kind() == "block");
+                                .find(|c| c.kind_name() == "block");
                             out.extend(self.branch(block, &entry));
                         }
                         "else_clause" => {
@@ -309,7 +313,7 @@ impl<'s> Flow<'s> {
                         "finally_clause" => {
                             finally = clause
                                 .named_children(&mut clause.walk())
-                                .find(|c| c.kind() == "block")
+                                .find(|c| c.kind_name() == "block")
                         }
                         _ => {}
                     }
@@ -324,10 +328,10 @@ impl<'s> Flow<'s> {
                 let mut cursor = stmt.walk();
                 for clause in stmt
                     .named_children(&mut cursor)
-                    .filter(|c| c.kind() == "with_clause")
+                    .filter(|c| c.kind_name() == "with_clause")
                 {
                     syntax::walk_scope(clause, false, |n| {
-                        if n.kind() == "as_pattern_target" {
+                        if n.kind_name() == "as_pattern_target" {
                             targets.push(n);
                         }
                     });
@@ -343,7 +347,7 @@ impl<'s> Flow<'s> {
                     let mut cursor = body.walk();
                     for case in body
                         .named_children(&mut cursor)
-                        .filter(|c| c.kind() == "case_clause")
+                        .filter(|c| c.kind_name() == "case_clause")
                     {
                         out.extend(self.branch(case.child_by_field_name("consequence"), &state));
                     }
@@ -384,17 +388,17 @@ impl<'s> Flow<'s> {
                 targets.push(left);
             }
             match at.child_by_field_name("right") {
-                Some(right) if right.kind() == "assignment" => at = right,
+                Some(right) if right.kind_name() == "assignment" => at = right,
                 other => break other,
             }
         };
         let Some(value) = value else { return };
-        if value.kind() == "none" {
+        if value.kind_name() == "none" {
             return;
         }
         let helper = self.is_helper_call(value);
         for target in targets {
-            if helper && target.kind() == "identifier" {
+            if helper && target.kind_name() == "identifier" {
                 state.insert(text(target, self.src));
             } else {
                 self.unbind(target, state);
@@ -407,7 +411,7 @@ impl<'s> Flow<'s> {
     fn is_helper_call(&self, value: Node) -> bool {
         let mut stack = vec![value];
         while let Some(node) = stack.pop() {
-            match node.kind() {
+            match node.kind_name() {
                 "call" if calls_one_of(node, self.helpers, self.src).is_some() => return true,
                 "await" | "parenthesized_expression" => stack.extend(node.named_child(0)),
                 "conditional_expression" => {

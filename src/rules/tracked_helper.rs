@@ -38,6 +38,7 @@ use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line, before_statement};
 use crate::rules::{Diagnostic, Fixes, Rule, last_parts};
 use crate::source::{SourceFile, line_end, line_indent};
+use crate::syntax::KindName;
 use crate::syntax::{self, LazyQuery, calls_one_of, statement_assignment, statements, text};
 
 pub const ID: &str = "tracked-helper";
@@ -145,7 +146,7 @@ impl<'t> Helper<'_, 't> {
         let mut acquires = false;
         let mut returns = Vec::new();
         let mut generator = false;
-        syntax::walk_scope(body, false, |n| match n.kind() {
+        syntax::walk_scope(body, false, |n| match n.kind_name() {
             "call" => {
                 acquires |= calls_one_of(n, std::slice::from_ref(&config.acquire), src).is_some()
             }
@@ -203,7 +204,7 @@ impl<'t> Helper<'_, 't> {
     fn handout(&self, stmts: &[Node<'t>], last: Node<'t>) -> Result<Handout<'t>, &'static str> {
         let src = self.src();
         let value = last.named_child(0).ok_or("it returns nothing")?;
-        match value.kind() {
+        match value.kind_name() {
             "call" => Ok(Handout::Call(value)),
             "identifier" => {
                 let name = text(value, src);
@@ -213,7 +214,7 @@ impl<'t> Helper<'_, 't> {
                         let left = a.child_by_field_name("left").map(|l| text(l, src));
                         left == Some(name)
                             && a.child_by_field_name("right")
-                                .is_some_and(|r| r.kind() == "call")
+                                .is_some_and(|r| r.kind_name() == "call")
                     })
                 });
                 match binding {
@@ -328,12 +329,12 @@ impl<'t> Helper<'_, 't> {
         let mut anchor = None;
         for (i, stmt) in stmts.iter().enumerate() {
             let docstring = i == 0
-                && stmt.kind() == "expression_statement"
+                && stmt.kind_name() == "expression_statement"
                 && stmt
                     .named_child(0)
-                    .is_some_and(|c| matches!(c.kind(), "string" | "concatenated_string"));
+                    .is_some_and(|c| matches!(c.kind_name(), "string" | "concatenated_string"));
             let import = matches!(
-                stmt.kind(),
+                stmt.kind_name(),
                 "import_statement" | "import_from_statement" | "future_import_statement"
             );
             if !(docstring || import) {
@@ -356,7 +357,7 @@ impl<'t> Helper<'_, 't> {
             .flatten()
             .flat_map(statements)
             .any(|stmt| {
-                stmt.kind() == "import_from_statement"
+                stmt.kind_name() == "import_from_statement"
                     && stmt
                         .child_by_field_name("module_name")
                         .is_some_and(|m| text(m, src) == config.tracker_module.as_bytes())
@@ -390,7 +391,7 @@ impl<'t> Helper<'_, 't> {
                 let left = a.child_by_field_name("left")?;
                 calls_one_of(right, acquire, src)?;
                 let names = syntax::target_names(left);
-                (names.len() == 2 && names.iter().all(|n| n.kind() == "identifier"))
+                (names.len() == 2 && names.iter().all(|n| n.kind_name() == "identifier"))
                     .then(|| (text(names[0], src), text(names[1], src)))
             })?;
         let name = String::from_utf8_lossy(&name).into_owned();

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::rules::connections::{Acquisition, UseKind};
 use crate::rules::{Diagnostic, last_parts};
 use crate::source::SourceFile;
+use crate::syntax::KindName;
 use crate::syntax::{self, LazyQuery, calls_one_of, statement_assignment, statements, text};
 
 pub const ID: &str = "with-does-not-close";
@@ -47,7 +48,7 @@ impl WithDoesNotClose {
         let mut found = None;
         let mut managed = false;
         syntax::walk_scope(file.tree.root_node(), true, |n| {
-            if n.kind() == "function_definition"
+            if n.kind_name() == "function_definition"
                 && n.child_by_field_name("name")
                     .is_some_and(|m| text(m, src) == name)
             {
@@ -56,10 +57,10 @@ impl WithDoesNotClose {
                 // connection itself: `with` is its right use.
                 let mut generator = false;
                 if let Some(b) = body {
-                    syntax::walk_scope(b, false, |y| generator |= y.kind() == "yield");
+                    syntax::walk_scope(b, false, |y| generator |= y.kind_name() == "yield");
                 }
                 let decorated = n.parent().is_some_and(|d| {
-                    d.kind() == "decorated_definition"
+                    d.kind_name() == "decorated_definition"
                         && memchr::memmem::find(text(d, src), b"contextmanager").is_some()
                 });
                 if generator || decorated {
@@ -69,7 +70,7 @@ impl WithDoesNotClose {
                 let dbapi = body.is_some_and(|b| {
                     let stmts = statements(b);
                     stmts.iter().any(|s| {
-                        let value = match s.kind() {
+                        let value = match s.kind_name() {
                             "return_statement" => s.named_child(0),
                             _ => statement_assignment(*s)
                                 .and_then(|a| a.child_by_field_name("right")),
@@ -100,7 +101,7 @@ impl WithDoesNotClose {
         };
         let mut bound = false;
         syntax::walk_scope(body, false, |n| {
-            if n.kind() == "assignment" && n.end_byte() < node.start_byte() {
+            if n.kind_name() == "assignment" && n.end_byte() < node.start_byte() {
                 let left = n.child_by_field_name("left").map(|l| text(l, src));
                 if left == Some(name) {
                     bound = n.child_by_field_name("right").is_some_and(|r| {
@@ -144,13 +145,13 @@ impl WithDoesNotClose {
             let Some(mut value) = m.get("value") else {
                 return;
             };
-            if value.kind() == "as_pattern" {
+            if value.kind_name() == "as_pattern" {
                 let Some(first) = value.named_child(0) else {
                     return;
                 };
                 value = first;
             }
-            if value.kind() == "call" {
+            if value.kind_name() == "call" {
                 let node = value;
                 if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
                     out.push(Diagnostic::new(
@@ -177,7 +178,7 @@ impl WithDoesNotClose {
                     };
                     out.push(Diagnostic::new(ID, node, message));
                 }
-            } else if value.kind() == "identifier" {
+            } else if value.kind_name() == "identifier" {
                 let node = value;
                 let name = text(node, src);
                 if tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src) {
