@@ -4,12 +4,14 @@
 //! (the fixed point). A file whose fixes fail verification is left as it was
 //! and reported.
 
+use std::cell::OnceCell;
 use std::path::Path;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
 
 use crate::edit::{self, Fix};
+use crate::literals;
 use crate::rules::{Diagnostic, Fixes, Ruleset};
 use crate::source::{self, Rejection, SourceFile};
 
@@ -136,6 +138,8 @@ impl Fixer {
             Vec::new()
         };
         if !live.contains(&true) {
+            #[cfg(debug_assertions)]
+            self.assert_nothing_found(path, bom, &text);
             return Ok(Err(Outcome {
                 text,
                 bom,
@@ -147,15 +151,54 @@ impl Fixer {
         Ok(Ok((file, diagnostics)))
     }
 
+    /// Debug builds (every test): a file skipped although it holds a needle
+    /// (in strings and comments only, or where a rule's closer look says
+    /// no) is parsed anyway, and no rule may find anything in it.
+    #[cfg(debug_assertions)]
+    fn assert_nothing_found(&self, path: &Path, bom: bool, text: &[u8]) {
+        if !self
+            .rule_needles
+            .iter()
+            .flatten()
+            .any(|n| n.find(text).is_some())
+        {
+            return;
+        }
+        let Ok(file) = SourceFile::parse(path, bom, text.to_vec(), None) else {
+            return;
+        };
+        let every = vec![true; self.rules.rules.len()];
+        let found = self.diagnostics(&file, &every, false);
+        let found: Vec<(&str, usize)> = found.iter().map(|d| (d.rule, d.offset)).collect();
+        assert!(
+            found.is_empty(),
+            "{}: skipped before parsing, yet the rules find (rule, offset) {found:?}",
+            path.display()
+        );
+    }
+
     /// For each rule, whether it could find something in `text`: the text
-    /// holds one of the rule's needles, and the rule's closer look agrees.
+    /// holds one of the rule's needles outside string literals and comments
+    /// (where no match can be), and the rule's closer look agrees.
     fn live(&self, text: &[u8]) -> Vec<bool> {
+        // Where the literals are, found once, at the first needle found; all
+        // code when the scan is unsure.
+        let literals = OnceCell::new();
+        let in_code = |at: usize, len: usize| {
+            literals
+                .get_or_init(|| literals::literal_ranges(text))
+                .as_ref()
+                .is_none_or(|l| !literals::inside(l, at..at + len))
+        };
         self.rules
             .rules
             .iter()
             .zip(&self.rule_needles)
             .map(|(rule, needles)| {
-                needles.iter().any(|n| n.find(text).is_some()) && rule.could_match(text)
+                needles.iter().any(|n| {
+                    let len = n.needle().len();
+                    n.find_iter(text).any(|at| in_code(at, len))
+                }) && rule.could_match(text)
             })
             .collect()
     }

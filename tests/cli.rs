@@ -899,3 +899,31 @@ fn query_outside_the_orm_does_not_make_a_file_parsed() {
          connfix: 1 file checked, 0 would change (0 fixes), 0 findings, 1 error\n"
     );
 }
+
+/// A needle only in strings and comments cannot be part of a match: the
+/// file is not parsed (so its syntax error goes unseen, as in a file with
+/// no needle). A needle in code, or where the scan of the strings is unsure
+/// (a quote inside an f-string's field), makes the file parsed.
+#[test]
+fn needles_only_in_strings_and_comments_do_not_make_a_file_parsed() {
+    let dir = tree(&[
+        (
+            "docs.py",
+            b"\"\"\"Example:\n\n    conn = get_db_connection()\n\"\"\"\n# conn = get_db_connection()\nx = f'{y}' 'get_db_connection()' (\n",
+        ),
+        ("code.py", b"s = 'x'\nconn = get_db_connection(\n"),
+        ("unsure.py", b"s = f\"{d['k']}\" '''get_db_connection()'''\nx = (\n"),
+    ]);
+    let run = connfix(dir.path(), &["check"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    let syntax = "error: syntax error: the Python parser (tree-sitter) cannot read this file, so it is left \
+                  unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file";
+    assert_eq!(
+        run.stderr,
+        format!(
+            "code.py:2:1: {syntax}\nunsure.py:2:1: {syntax}\n\
+             connfix: 1 file checked, 0 would change (0 fixes), 0 findings, 2 errors\n"
+        )
+    );
+}
