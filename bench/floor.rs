@@ -5,7 +5,9 @@
 //! tree-sitter parser as `connfix`, doing only
 //!
 //! - `read`: walk and read every file;
-//! - `parse`: walk, read and parse every file, dropping each tree at once.
+//! - `parse`: walk, read and parse every file, dropping each tree at once;
+//! - `walk`: also visit every node of each tree once with a tree cursor, the
+//!   least a set of rules that looks at every node pays beyond the parse.
 //!
 //! Prints the file count, bytes and (for `parse`) nodes, so no work is
 //! optimised away. Build: `cargo build --release --example floor`.
@@ -18,11 +20,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
     let paths: Vec<PathBuf> = args.map(PathBuf::from).collect();
-    if !matches!(mode.as_str(), "read" | "parse") || paths.is_empty() {
-        eprintln!("usage: floor read|parse PATH...");
+    if !matches!(mode.as_str(), "read" | "parse" | "walk") || paths.is_empty() {
+        eprintln!("usage: floor read|parse|walk PATH...");
         std::process::exit(2);
     }
-    let parse = mode == "parse";
+    let parse = mode != "read";
+    let walk = mode == "walk";
     let exclude = discover::exclusions(&[]).expect("no globs always build");
     let found = discover::files(&paths, &exclude);
     let threads = rayon::current_num_threads();
@@ -34,12 +37,10 @@ fn main() {
         let Ok(text) = std::fs::read(path) else {
             return (0, 0, 0);
         };
-        let count = if parse {
-            connfix::source::parse_tree(&text)
-                .root_node()
-                .descendant_count()
-        } else {
-            0
+        let count = match parse.then(|| connfix::source::parse_tree(&text)) {
+            Some(tree) if walk => visit_all(&tree),
+            Some(tree) => tree.root_node().descendant_count(),
+            None => 0,
         };
         (1, text.len(), count)
     };
@@ -49,4 +50,28 @@ fn main() {
     })
     .expect("counting cannot fail");
     println!("{mode}: {files} files, {bytes} bytes, {nodes} nodes");
+}
+
+/// Visit every node of `tree` once, in document order, with one cursor;
+/// returns how many there are.
+fn visit_all(tree: &tree_sitter::Tree) -> usize {
+    let mut cursor = tree.walk();
+    let (mut count, mut depth) = (0, 0usize);
+    'walk: loop {
+        count += 1;
+        if cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if depth == 0 || !cursor.goto_parent() {
+                break 'walk;
+            }
+            depth -= 1;
+        }
+    }
+    count
 }

@@ -80,6 +80,7 @@ RUFF="$WORK/venv/bin/ruff"
 commands=(
     "read floor|$FLOOR read"
     "parse floor|$FLOOR parse"
+    "walk floor|$FLOOR walk"
     "parse floor, fixed output|$FLOOR parse {}.fixed"
     "connfix check|$CONNFIX check --quiet"
     "connfix diff|$CONNFIX diff --quiet --color never"
