@@ -148,6 +148,24 @@ impl Fixer {
         }
         let file = SourceFile::parse(path, bom, text, None)?;
         let diagnostics = self.diagnostics(&file, &live, false);
+        #[cfg(debug_assertions)]
+        {
+            // A rule left out (its needles absent or only in literals, or
+            // its closer look said no) would have found nothing.
+            let key = |d: &Diagnostic| (d.rule, d.offset, d.message.clone());
+            let every = vec![true; live.len()];
+            let all: Vec<_> = self
+                .diagnostics(&file, &every, false)
+                .iter()
+                .map(key)
+                .collect();
+            assert_eq!(
+                diagnostics.iter().map(key).collect::<Vec<_>>(),
+                all,
+                "{}: a rule left out before parsing finds something",
+                path.display()
+            );
+        }
         Ok(Ok((file, diagnostics)))
     }
 
