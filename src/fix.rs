@@ -162,8 +162,9 @@ impl Fixer {
             assert_eq!(
                 diagnostics.iter().map(key).collect::<Vec<_>>(),
                 all,
-                "{}: a rule left out before parsing finds something",
-                path.display()
+                "{}: a rule left out before parsing finds something in:\n{}",
+                path.display(),
+                String::from_utf8_lossy(&file.text)
             );
         }
         Ok(Ok((file, diagnostics)))

@@ -77,8 +77,11 @@ impl Rule for TrackedHelper {
         Fixes::Safe
     }
 
+    /// The helpers' names alone: the needle was `def name`, with one
+    /// space, which missed `def\tname` and a `def` that tree-sitter accepts
+    /// across a line break; a debug check in `fix` found both.
     fn needles(&self) -> Vec<String> {
-        self.names.iter().map(|n| format!("def {n}")).collect()
+        self.names.clone()
     }
 
     fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {

@@ -1,0 +1,19 @@
+def	get_db_connection():
+    """Pooled connection; the caller closes it."""
+    from src.db_compat import connect
+    from src.utils.connection_tracker import track_connection_acquired
+
+    # Track this connection acquisition
+    context, track_start = track_connection_acquired("input.py::get_db_connection")
+    conn = connect(use_pool=True)
+    conn._tracking_context = context
+    conn._tracking_start = track_start
+    return conn
+
+
+def route():
+    conn = get_db_connection()
+    try:
+        return conn.execute("SELECT 1")
+    finally:
+        conn.close()
