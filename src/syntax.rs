@@ -506,7 +506,7 @@ pub fn mentions(node: Node, name: &[u8], src: &[u8]) -> bool {
 }
 
 /// The ids of the node kinds that whole-scope walks test at every node,
-/// looked up once: `Node::kind` costs a `strlen` and a UTF-8 check per call.
+/// looked up once: comparing ids is cheaper still than `KindName`.
 pub struct Kinds {
     pub identifier: u16,
     pub function_definition: u16,

@@ -28,8 +28,7 @@ use crate::edit::Fix;
 use crate::rules::Diagnostic;
 use crate::rules::connections::{Acquisition, UseKind};
 use crate::source::SourceFile;
-use crate::syntax::KindName;
-use crate::syntax::{self, statements, text};
+use crate::syntax::{self, KindName, statements, text};
 use crate::wrap::{Finally, try_finally};
 
 pub const ID: &str = "close-not-guaranteed";

@@ -16,8 +16,7 @@ use crate::rules::close_not_guaranteed::{self, CloseNotGuaranteed};
 use crate::rules::with_does_not_close::{self, WithDoesNotClose};
 use crate::rules::{Diagnostic, Fixes, Rule, early_return_leak, never_closed};
 use crate::source::SourceFile;
-use crate::syntax::KindName;
-use crate::syntax::{self, LazyQuery, Lineage, text};
+use crate::syntax::{self, KindName, LazyQuery, Lineage, text};
 
 const QUERY_FILE: &str = "connections.scm";
 

@@ -30,9 +30,8 @@ use crate::config::Config;
 use crate::edit::Fix;
 use crate::rules::{Diagnostic, Fixes, Rule, Severity};
 use crate::source::SourceFile;
-use crate::syntax::KindName;
 use crate::syntax::{
-    self, LazyQuery, Lineage, calls_one_of, method_call_on_name, statements, text,
+    self, KindName, LazyQuery, Lineage, calls_one_of, method_call_on_name, statements, text,
 };
 use crate::wrap::{Finally, try_finally};
 

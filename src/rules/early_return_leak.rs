@@ -17,8 +17,7 @@ use tree_sitter::Node;
 
 use crate::rules::Diagnostic;
 use crate::rules::connections::{Acquisition, UseKind};
-use crate::syntax;
-use crate::syntax::KindName;
+use crate::syntax::{self, KindName};
 
 pub const ID: &str = "early-return-leak";
 

@@ -34,8 +34,7 @@ use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line};
 use crate::rules::{Diagnostic, Fixes, Rule};
 use crate::source::{SourceFile, line_indent};
-use crate::syntax::KindName;
-use crate::syntax::{self, LazyQuery, calls_one_of, statements, text};
+use crate::syntax::{self, KindName, LazyQuery, calls_one_of, statements, text};
 
 pub const ID: &str = "release-before-close";
 

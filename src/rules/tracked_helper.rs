@@ -38,8 +38,9 @@ use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line, before_statement};
 use crate::rules::{Diagnostic, Fixes, Rule, last_parts};
 use crate::source::{SourceFile, line_end, line_indent};
-use crate::syntax::KindName;
-use crate::syntax::{self, LazyQuery, calls_one_of, statement_assignment, statements, text};
+use crate::syntax::{
+    self, KindName, LazyQuery, calls_one_of, statement_assignment, statements, text,
+};
 
 pub const ID: &str = "tracked-helper";
 const QUERY_FILE: &str = "tracked-helper.scm";

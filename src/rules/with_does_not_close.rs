@@ -19,8 +19,9 @@ use crate::config::Config;
 use crate::rules::connections::{Acquisition, UseKind};
 use crate::rules::{Diagnostic, last_parts};
 use crate::source::SourceFile;
-use crate::syntax::KindName;
-use crate::syntax::{self, LazyQuery, calls_one_of, statement_assignment, statements, text};
+use crate::syntax::{
+    self, KindName, LazyQuery, calls_one_of, statement_assignment, statements, text,
+};
 
 pub const ID: &str = "with-does-not-close";
 const QUERY_FILE: &str = "with-does-not-close.scm";
@@ -142,56 +143,53 @@ impl WithDoesNotClose {
             .collect();
         let mut out = Vec::new();
         syntax::for_each_match(&self.query, file, &["with".into()], |m| {
-            let Some(mut value) = m.get("value") else {
+            let Some(mut node) = m.get("value") else {
                 return;
             };
-            if value.kind_name() == "as_pattern" {
-                let Some(first) = value.named_child(0) else {
+            if node.kind_name() == "as_pattern" {
+                let Some(first) = node.named_child(0) else {
                     return;
                 };
-                value = first;
+                node = first;
             }
-            if value.kind_name() == "call" {
-                let node = value;
-                if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
-                    out.push(Diagnostic::new(
-                            ID,
-                            node,
-                            format!(
-                                "`with {}(...)` ends the transaction but does not close the connection; {CLOSING}",
-                                self.config.dbapi_connects[i]
+            let message = match node.kind_name() {
+                "call" => {
+                    if let Some(i) = calls_one_of(node, &self.config.dbapi_connects, src) {
+                        format!(
+                            "`with {}(...)` ends the transaction but does not close the connection; {CLOSING}",
+                            self.config.dbapi_connects[i]
+                        )
+                    } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
+                        let helper = last_parts(&self.config.helpers).swap_remove(i);
+                        match self.helper_kind(file, helper.as_bytes()) {
+                            HelperKind::ContextManager => return,
+                            HelperKind::DbApi => format!(
+                                "`{helper}()` returns a DB-API connection, whose `with` ends the \
+                                 transaction but does not close it; {CLOSING}"
                             ),
-                        ));
-                } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
-                    let helper = last_parts(&self.config.helpers).swap_remove(i);
-                    let message = match self.helper_kind(file, helper.as_bytes()) {
-                        HelperKind::ContextManager => return,
-                        HelperKind::DbApi => format!(
-                            "`{helper}()` returns a DB-API connection, whose `with` ends the transaction but \
-                                 does not close it; {CLOSING}"
-                        ),
-                        _ => format!(
-                            "`with {helper}()`: the connection's tracking is never released there, and a \
-                                 DB-API connection's `with` does not close it; bind it with `conn = {helper}()` \
-                                 and close it in a `finally`"
-                        ),
-                    };
-                    out.push(Diagnostic::new(ID, node, message));
-                }
-            } else if value.kind_name() == "identifier" {
-                let node = value;
-                let name = text(node, src);
-                if tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src) {
-                    out.push(Diagnostic::new(
-                            ID,
-                            node,
-                            format!(
-                                "`with {}:` ends the transaction but does not close the connection; {CLOSING}",
-                                String::from_utf8_lossy(name)
+                            HelperKind::Unknown => format!(
+                                "`with {helper}()`: the connection's tracking is never released there, \
+                                 and a DB-API connection's `with` does not close it; bind it with \
+                                 `conn = {helper}()` and close it in a `finally`"
                             ),
-                        ));
+                        }
+                    } else {
+                        return;
+                    }
                 }
-            }
+                "identifier" => {
+                    let name = text(node, src);
+                    if !(tracked_withs.contains(&node) || self.bound_to_dbapi(node, name, src)) {
+                        return;
+                    }
+                    format!(
+                        "`with {}:` ends the transaction but does not close the connection; {CLOSING}",
+                        String::from_utf8_lossy(name)
+                    )
+                }
+                _ => return,
+            };
+            out.push(Diagnostic::new(ID, node, message));
         });
         out
     }
