@@ -7,22 +7,40 @@
 //! - `read`: walk and read every file;
 //! - `parse`: walk, read and parse every file, dropping each tree at once;
 //! - `walk`: also visit every node of each tree once with a tree cursor, the
-//!   least a set of rules that looks at every node pays beyond the parse.
+//!   least a set of rules that looks at every node pays beyond the parse;
+//! - `verify DIR FIXED`: parse every file of DIR, and where FIXED (the same
+//!   tree, holding only the files connfix's fixes change, as fixed) holds it,
+//!   parse the fixed text again the way `connfix diff` verifies its output:
+//!   `SourceFile::reparse`, incremental, told of the edits. The edits are
+//!   the changed line runs of a line diff (`similar`, as `connfix diff`
+//!   prints); connfix knows its edits without a diff, so this floor includes
+//!   that diff's small cost.
 //!
 //! Prints the file count, bytes and (for `parse`) nodes, so no work is
 //! optimised away. Build: `cargo build --release --example floor`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use connfix::discover::{self, Found};
+use connfix::edit::Edit;
+use connfix::source::SourceFile;
+use similar::{DiffOp, TextDiff};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
-    let paths: Vec<PathBuf> = args.map(PathBuf::from).collect();
-    if !matches!(mode.as_str(), "read" | "parse" | "walk") || paths.is_empty() {
-        eprintln!("usage: floor read|parse|walk PATH...");
+    let mut paths: Vec<PathBuf> = args.map(PathBuf::from).collect();
+    let fixed = (mode == "verify" && paths.len() == 2).then(|| paths.pop().expect("two paths"));
+    if !matches!(mode.as_str(), "read" | "parse" | "walk" | "verify")
+        || paths.is_empty()
+        || (mode == "verify") != fixed.is_some()
+    {
+        eprintln!("usage: floor read|parse|walk PATH... | floor verify DIR FIXED");
         std::process::exit(2);
+    }
+    if let Some(fixed) = fixed {
+        verify(&paths[0], &fixed);
+        return;
     }
     let parse = mode != "read";
     let walk = mode == "walk";
@@ -50,6 +68,63 @@ fn main() {
     })
     .expect("counting cannot fail");
     println!("{mode}: {files} files, {bytes} bytes, {nodes} nodes");
+}
+
+/// `floor verify`: parse each file of `dir`; re-parse those `fixed` holds,
+/// as fixed, incrementally. Prints the files, the fixed files and the nodes
+/// of the fixed trees.
+fn verify(dir: &Path, fixed: &Path) {
+    let exclude = discover::exclusions(&[]).expect("no globs always build");
+    let found = discover::files(&[dir.to_path_buf()], &exclude);
+    let threads = rayon::current_num_threads();
+    let (mut files, mut changed, mut nodes) = (0, 0, 0);
+    let work = |found: &Found| {
+        let Found::File(path) = found else {
+            return (0, 0, 0);
+        };
+        let Ok(text) = std::fs::read(path) else {
+            return (0, 0, 0);
+        };
+        let twin = fixed.join(path.strip_prefix(dir).expect("found under dir"));
+        let new = std::fs::read(twin).ok();
+        let Ok(file) = SourceFile::parse(path, false, text, None) else {
+            return (1, 0, 0);
+        };
+        let Some(new) = new else {
+            return (1, 0, 0);
+        };
+        let edits = line_edits(&file.text, &new);
+        let edits: Vec<&Edit> = edits.iter().collect();
+        match file.reparse(new, &edits) {
+            Ok(fixed) => (1, 1, fixed.tree.root_node().descendant_count()),
+            Err(_) => (1, 1, 0),
+        }
+    };
+    connfix::command::in_order(&found, threads, work, |(f, c, n)| {
+        (files, changed, nodes) = (files + f, changed + c, nodes + n);
+        Ok(())
+    })
+    .expect("counting cannot fail");
+    println!("verify: {files} files, {changed} fixed, {nodes} nodes in the fixed trees");
+}
+
+/// The edits that turn `old` into `new`: one for each run of changed lines.
+fn line_edits(old: &[u8], new: &[u8]) -> Vec<Edit> {
+    let diff = TextDiff::from_lines(old, new);
+    let old_lines: Vec<&[u8]> = diff.iter_old_slices().collect();
+    let new_lines: Vec<&[u8]> = diff.iter_new_slices().collect();
+    let (mut edits, mut at) = (Vec::new(), 0);
+    for op in diff.ops() {
+        let removed: usize = old_lines[op.old_range()].iter().map(|l| l.len()).sum();
+        if !matches!(op, DiffOp::Equal { .. }) {
+            edits.push(Edit::replace(
+                at..at + removed,
+                new_lines[op.new_range()].concat(),
+            ));
+        }
+        at += removed;
+    }
+    edits
 }
 
 /// Visit every node of `tree` once, in document order, with one cursor;

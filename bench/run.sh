@@ -9,10 +9,14 @@
 # Corpora: the standard library of the machine's python3 (copied, *.py only,
 # without site-packages, so that every tool sees the same files), and the
 # dense corpus of bench/dense.py at two sizes.
-# Commands per corpus: the read and parse floors (bench/floor.rs), `connfix
-# check`, `connfix diff`, ast-grep with bench/ast-grep/ (connfix's three rules),
-# and ruff `check --select SIM115`. Thread counts: every tool's default, which
-# is one thread per core for all of them.
+# Commands per corpus: the read, parse, walk and verify floors
+# (bench/floor.rs), `connfix check`, `connfix diff`, ast-grep with
+# bench/ast-grep/ (connfix's three rules), and ruff `check --select SIM115`.
+# Thread counts: every tool's default, which is one thread per core for all
+# of them.
+# Then, unless INSTRUCTIONS=0, the instructions each dense command executes
+# on the smallest dense corpus, on one thread, counted by valgrind's
+# callgrind: unlike wall times, they do not move with the machine's load.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -81,7 +85,7 @@ commands=(
     "read floor|$FLOOR read"
     "parse floor|$FLOOR parse"
     "walk floor|$FLOOR walk"
-    "parse floor, fixed output|$FLOOR parse {}.fixed"
+    "verify floor|$FLOOR verify {} {}.fixed"
     "connfix check|$CONNFIX check --quiet"
     "connfix diff|$CONNFIX diff --quiet --color never"
     "ast-grep scan (3 rules)|$SG scan -c bench/ast-grep/sgconfig.yml --color never"
@@ -95,9 +99,37 @@ step "timing: $ROUNDS rounds, interleaved (load at start: $load_start)"
 python3 bench/measure.py "$ROUNDS" "$results" --corpora "${corpora[@]}" --commands "${commands[@]}"
 load_end="$(load)"
 
+instructions="$WORK/instructions.tsv"
+: >"$instructions"
+if [ "${INSTRUCTIONS:-1}" != 0 ]; then
+    if ! command -v valgrind >/dev/null; then
+        step "installing valgrind (for instruction counts)"
+        apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
+    fi
+    small="${corpora[1]#*:}"
+    step "instructions on $small, one thread (callgrind; a few minutes)"
+    counted=(
+        "parse floor|$FLOOR parse {}"
+        "walk floor|$FLOOR walk {}"
+        "verify floor|$FLOOR verify {} {}.fixed"
+        "connfix check|$CONNFIX check --quiet {}"
+        "connfix diff|$CONNFIX diff --quiet --color never {}"
+        "ast-grep scan (3 rules)|$SG scan -j 1 -c bench/ast-grep/sgconfig.yml --color never {}"
+    )
+    for spec in "${counted[@]}"; do
+        label="${spec%%|*}"
+        cmd="${spec#*|}"
+        # shellcheck disable=SC2086 # the command is split into words on purpose
+        refs="$(RAYON_NUM_THREADS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            ${cmd//\{\}/$small} 2>&1 >/dev/null | sed -n 's/.*I *refs: *//p' | tr -d ,)" || true
+        printf '%s\t%s\n' "$label" "$refs" >>"$instructions"
+        step "  $label: $refs"
+    done
+fi
+
 step "writing $OUT"
 python3 bench/report.py "$results" "$OUT" \
     --rounds "$ROUNDS" --load-start "$load_start" --load-end "$load_end" \
     --versions "connfix $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo '+changes'); $("$SG" --version); $("$RUFF" --version); tree-sitter-python $(grep -A1 'name = "tree-sitter-python"' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p')" \
-    --corpora "${corpora[@]}"
+    --corpora "${corpora[@]}" --instructions "$instructions" --instructions-corpus "${corpora[1]%%:*}"
 cat "$OUT"
