@@ -496,13 +496,66 @@ pub fn walk_scope<'t>(node: Node<'t>, lambdas: bool, mut visit: impl FnMut(Node<
 /// Whether the identifier `name` occurs anywhere under `node` (nested scopes
 /// included).
 pub fn mentions(node: Node, name: &[u8], src: &[u8]) -> bool {
-    let identifier = KINDS.identifier;
     let mut found = false;
-    walk(node, |n| {
-        found = n.kind_id() == identifier && text(n, src) == name;
-        if found { Step::Stop } else { Step::Into }
+    identifiers(node, name, src, 0, |_, _| {
+        found = true;
+        Step::Stop
     });
     found
+}
+
+/// Call `each` with every identifier under `node` (`node` included, nested
+/// scopes too) whose text is `name` and that starts at or after byte `from`,
+/// in document order, with its ancestors from `node` down to its parent;
+/// `Step::Stop` from `each` ends the search.
+///
+/// A walk visits every node under `node`; this searches the text for `name`
+/// and leads one cursor from `node` down to each occurrence, so the cost
+/// follows the occurrences (an identifier is a leaf, and each of its
+/// ancestors holds its whole text). Occurrences in strings, comments or
+/// longer names lead to a leaf that is not that identifier and are passed
+/// over.
+pub fn identifiers<'t>(
+    node: Node<'t>,
+    name: &[u8],
+    src: &[u8],
+    from: usize,
+    mut each: impl FnMut(Node<'t>, &[Node<'t>]) -> Step,
+) {
+    let (start, end) = (from.max(node.start_byte()), node.end_byte());
+    if name.is_empty() || start >= end {
+        return;
+    }
+    let finder = memchr::memmem::Finder::new(name);
+    let identifier = KINDS.identifier;
+    let mut cursor = node.walk();
+    let mut path: Vec<Node<'t>> = Vec::new();
+    // Overlapping occurrences too: the one an identifier starts at may
+    // begin inside a false one (`ab` + `aba` in `ababa`).
+    let mut at = start;
+    while let Some(found) = finder.find(&src[at..end]) {
+        let (first, last) = (at + found, at + found + name.len());
+        at = first + 1;
+        cursor.reset(node);
+        path.clear();
+        loop {
+            let n = cursor.node();
+            if n.kind_id() == identifier && n.start_byte() == first && n.end_byte() == last {
+                if let Step::Stop = each(n, &path) {
+                    return;
+                }
+                break;
+            }
+            path.push(n);
+            if cursor.goto_first_child_for_byte(first).is_none() {
+                break;
+            }
+            let child = cursor.node();
+            if child.start_byte() > first || child.end_byte() < last {
+                break;
+            }
+        }
+    }
 }
 
 /// The ids of the node kinds that whole-scope walks test at every node,
@@ -744,5 +797,37 @@ mod tests {
             format!("{error:#}").starts_with("queries/broken.scm: the query does not compile: "),
             "{error:#}"
         );
+    }
+
+    /// Only identifiers that are exactly the name, in document order with
+    /// their ancestors; not in strings, comments or longer names; from the
+    /// given byte on; until `Step::Stop`.
+    #[test]
+    fn identifiers_are_found_at_the_names_occurrences() {
+        let src = "def f(ab):\n    aba = \"aba\"  # aba\n    x = ab + ababa + aba\n    return f\"{aba}\", aba.y\n";
+        let tree = crate::source::parse_tree(src.as_bytes());
+        let root = tree.root_node();
+        let found = |from: usize, stop_after: usize| {
+            let mut out = Vec::new();
+            identifiers(root, b"aba", src.as_bytes(), from, |n, path| {
+                assert_eq!(path.first(), Some(&root));
+                assert_eq!(path.last().copied(), n.parent());
+                out.push((n.start_position().row, n.start_position().column));
+                if out.len() == stop_after {
+                    Step::Stop
+                } else {
+                    Step::Into
+                }
+            });
+            out
+        };
+        assert_eq!(found(0, 0), [(1, 4), (2, 21), (3, 14), (3, 21)]);
+        assert_eq!(
+            found(src.find("x =").unwrap(), 0),
+            [(2, 21), (3, 14), (3, 21)]
+        );
+        assert_eq!(found(0, 2), [(1, 4), (2, 21)]);
+        assert!(mentions(root, b"ab", src.as_bytes()));
+        assert!(!mentions(root, b"abab", src.as_bytes()));
     }
 }

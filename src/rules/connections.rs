@@ -157,25 +157,66 @@ impl Connections {
 /// The uses of `name` in `scope` after `statement`, up to its next binding
 /// (not to None) outside nested scopes.
 ///
-/// One cursor walk in document order: it keeps the path of ancestors
-/// (`Node::parent` costs a descent from the root each time, and classifying
-/// looks a few levels up from every occurrence), skips what ends before the
-/// statement, and stops at the next binding, since every node after it
-/// starts later.
+/// Only the occurrences of the name are visited (`syntax::identifiers`),
+/// each with its path of ancestors (`Node::parent` costs a descent from the
+/// root each time, and classifying looks a few levels up). A binding of the
+/// name binds one of its occurrences, so the next binding is on the path of
+/// the first occurrence it holds: the uses end there.
 fn uses<'t>(scope: Node<'t>, statement: Node<'t>, name: &[u8], src: &[u8]) -> Vec<Use<'t>> {
     let Some(body) = scope.child_by_field_name("body") else {
         return Vec::new();
     };
+    let after = statement.end_byte();
+    let mut out = Vec::new();
+    syntax::identifiers(body, name, src, after, |ident, path| {
+        // Outside nested functions, classes and lambdas: above the first.
+        let outer = path
+            .iter()
+            .position(|n| is_nested(*n))
+            .map_or(path.len(), |i| i + 1);
+        if path[..outer]
+            .iter()
+            .any(|n| n.start_byte() > after && binds(*n, name, src))
+        {
+            return syntax::Step::Stop;
+        }
+        if let Some(kind) = classify(ident, path, statement, src) {
+            out.push(Use { node: ident, kind });
+        }
+        syntax::Step::Into
+    });
+    #[cfg(debug_assertions)]
+    {
+        let key = |u: &Use| (u.node.id(), u.kind);
+        assert_eq!(
+            out.iter().map(key).collect::<Vec<_>>(),
+            uses_by_walk(body, statement, name, src)
+                .iter()
+                .map(key)
+                .collect::<Vec<_>>(),
+            "the uses found at the name's occurrences are those a walk finds"
+        );
+    }
+    out
+}
+
+/// Whether `n` starts a nested scope: a function, class or lambda.
+fn is_nested(n: Node) -> bool {
     let kinds = &*syntax::KINDS;
-    let is_nested = |n: Node| {
-        let kind = n.kind_id();
-        kind == kinds.function_definition || kind == kinds.class_definition || kind == kinds.lambda
-    };
+    let kind = n.kind_id();
+    kind == kinds.function_definition || kind == kinds.class_definition || kind == kinds.lambda
+}
+
+/// Debug builds: `uses` by a walk of every node of the body in document
+/// order, stopping at the next binding, as it was found before
+/// `syntax::identifiers`.
+#[cfg(debug_assertions)]
+fn uses_by_walk<'t>(body: Node<'t>, statement: Node<'t>, name: &[u8], src: &[u8]) -> Vec<Use<'t>> {
+    let kinds = &*syntax::KINDS;
     let after = statement.end_byte();
     let mut out = Vec::new();
     let mut cursor = body.walk();
     let mut path: Vec<Node> = Vec::new();
-    // How many nodes of `path` are nested functions, classes or lambdas.
     let mut nested = 0usize;
     'walk: loop {
         let n = cursor.node();
