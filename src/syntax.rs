@@ -4,7 +4,7 @@
 
 use std::sync::{LazyLock, OnceLock};
 
-use tree_sitter::{Node, Query, QueryCapture, QueryCursor, StreamingIterator};
+use tree_sitter::{Node, Query, QueryCapture, QueryCursor, StreamingIterator, TreeCursor};
 
 use anyhow::Result;
 
@@ -207,21 +207,10 @@ fn holding<'t>(file: &'t SourceFile, kind: u16, anchors: &[String]) -> Vec<Linea
     let mut path: Vec<Node> = Vec::new();
     for anchor in anchors.iter().filter(|a| !a.is_empty()) {
         for start in memchr::memmem::find_iter(&file.text, anchor.as_bytes()) {
-            let end = start + anchor.len();
-            cursor.reset(root);
-            path.clear();
-            loop {
-                let node = cursor.node();
-                path.push(node);
+            descend(&mut cursor, root, start..start + anchor.len(), &mut path);
+            for (i, node) in path.iter().enumerate() {
                 if node.kind_id() == kind {
-                    out.push(Lineage(path.clone()));
-                }
-                if cursor.goto_first_child_for_byte(start).is_none() {
-                    break;
-                }
-                let child = cursor.node();
-                if child.start_byte() > start || child.end_byte() < end {
-                    break;
+                    out.push(Lineage(path[..=i].to_vec()));
                 }
             }
         }
@@ -536,24 +525,37 @@ pub fn identifiers<'t>(
     while let Some(found) = finder.find(&src[at..end]) {
         let (first, last) = (at + found, at + found + name.len());
         at = first + 1;
-        cursor.reset(node);
-        path.clear();
-        loop {
-            let n = cursor.node();
-            if n.kind_id() == identifier && n.start_byte() == first && n.end_byte() == last {
-                if let Step::Stop = each(n, &path) {
-                    return;
-                }
-                break;
-            }
-            path.push(n);
-            if cursor.goto_first_child_for_byte(first).is_none() {
-                break;
-            }
-            let child = cursor.node();
-            if child.start_byte() > first || child.end_byte() < last {
-                break;
-            }
+        descend(&mut cursor, node, first..last, &mut path);
+        let leaf = path.pop().expect("a descent holds at least its start");
+        if leaf.kind_id() == identifier
+            && leaf.byte_range() == (first..last)
+            && let Step::Stop = each(leaf, &path)
+        {
+            return;
+        }
+    }
+}
+
+/// Fill `path` with the nodes from `root` down to the smallest one that
+/// holds all of `range` (a leaf, when the range is a whole token), root
+/// first: one cursor step a level, where climbing with `Node::parent`
+/// descends from the root again at every call.
+fn descend<'t>(
+    cursor: &mut TreeCursor<'t>,
+    root: Node<'t>,
+    range: std::ops::Range<usize>,
+    path: &mut Vec<Node<'t>>,
+) {
+    cursor.reset(root);
+    path.clear();
+    loop {
+        path.push(cursor.node());
+        if cursor.goto_first_child_for_byte(range.start).is_none() {
+            return;
+        }
+        let child = cursor.node();
+        if child.start_byte() > range.start || child.end_byte() < range.end {
+            return;
         }
     }
 }
