@@ -44,67 +44,58 @@ fn main() {
     }
     let parse = mode != "read";
     let walk = mode == "walk";
-    let exclude = discover::exclusions(&[]).expect("no globs always build");
-    let found = discover::files(&paths, &exclude);
-    let threads = rayon::current_num_threads();
-    let (mut files, mut bytes, mut nodes) = (0, 0, 0);
-    let work = |found: &Found| {
-        let Found::File(path) = found else {
-            return (0, 0, 0);
-        };
-        let Ok(text) = std::fs::read(path) else {
-            return (0, 0, 0);
-        };
+    let [files, bytes, nodes] = each_file(&paths, |_, text| {
         let count = match parse.then(|| connfix::source::parse_tree(&text)) {
             Some(tree) if walk => visit_all(&tree),
             Some(tree) => tree.root_node().descendant_count(),
             None => 0,
         };
-        (1, text.len(), count)
+        [1, text.len(), count]
+    });
+    println!("{mode}: {files} files, {bytes} bytes, {nodes} nodes");
+}
+
+/// Walk `paths` as connfix does and hand each file's path and bytes to
+/// `work` on connfix's workers; returns the sums of what it returns.
+fn each_file(paths: &[PathBuf], work: impl Fn(&Path, Vec<u8>) -> [usize; 3] + Sync) -> [usize; 3] {
+    let exclude = discover::exclusions(&[]).expect("no globs always build");
+    let found = discover::files(paths, &exclude);
+    let threads = rayon::current_num_threads();
+    let read = |found: &Found| match found {
+        Found::File(path) => std::fs::read(path).map_or([0; 3], |text| work(path, text)),
+        _ => [0; 3],
     };
-    connfix::command::in_order(&found, threads, work, |(f, b, n)| {
-        (files, bytes, nodes) = (files + f, bytes + b, nodes + n);
+    let mut sums = [0; 3];
+    connfix::command::in_order(&found, threads, read, |counts| {
+        for (sum, count) in sums.iter_mut().zip(counts) {
+            *sum += count;
+        }
         Ok(())
     })
     .expect("counting cannot fail");
-    println!("{mode}: {files} files, {bytes} bytes, {nodes} nodes");
+    sums
 }
 
 /// `floor verify`: parse each file of `dir`; re-parse those `fixed` holds,
 /// as fixed, incrementally. Prints the files, the fixed files and the nodes
 /// of the fixed trees.
 fn verify(dir: &Path, fixed: &Path) {
-    let exclude = discover::exclusions(&[]).expect("no globs always build");
-    let found = discover::files(&[dir.to_path_buf()], &exclude);
-    let threads = rayon::current_num_threads();
-    let (mut files, mut changed, mut nodes) = (0, 0, 0);
-    let work = |found: &Found| {
-        let Found::File(path) = found else {
-            return (0, 0, 0);
-        };
-        let Ok(text) = std::fs::read(path) else {
-            return (0, 0, 0);
-        };
+    let [files, changed, nodes] = each_file(&[dir.to_path_buf()], |path, text| {
         let twin = fixed.join(path.strip_prefix(dir).expect("found under dir"));
         let new = std::fs::read(twin).ok();
         let Ok(file) = SourceFile::parse(path, false, text, None) else {
-            return (1, 0, 0);
+            return [1, 0, 0];
         };
         let Some(new) = new else {
-            return (1, 0, 0);
+            return [1, 0, 0];
         };
         let edits = line_edits(&file.text, &new);
         let edits: Vec<&Edit> = edits.iter().collect();
         match file.reparse(new, &edits) {
-            Ok(fixed) => (1, 1, fixed.tree.root_node().descendant_count()),
-            Err(_) => (1, 1, 0),
+            Ok(fixed) => [1, 1, fixed.tree.root_node().descendant_count()],
+            Err(_) => [1, 1, 0],
         }
-    };
-    connfix::command::in_order(&found, threads, work, |(f, c, n)| {
-        (files, changed, nodes) = (files + f, changed + c, nodes + n);
-        Ok(())
-    })
-    .expect("counting cannot fail");
+    });
     println!("verify: {files} files, {changed} fixed, {nodes} nodes in the fixed trees");
 }
 
