@@ -101,12 +101,14 @@ load_end="$(load)"
 
 instructions="$WORK/instructions.tsv"
 : >"$instructions"
-if [ "${INSTRUCTIONS:-1}" != 0 ]; then
+# Counted on the smallest dense corpus, the second of the list (none: no count).
+counted_corpus="${corpora[1]:-}"
+if [ "${INSTRUCTIONS:-1}" != 0 ] && [ -n "$counted_corpus" ]; then
     if ! command -v valgrind >/dev/null; then
         step "installing valgrind (for instruction counts)"
         apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
     fi
-    small="${corpora[1]#*:}"
+    small="${counted_corpus#*:}"
     step "instructions on $small, one thread (callgrind; a few minutes)"
     counted=(
         "parse floor|$FLOOR parse {}"
@@ -131,5 +133,5 @@ step "writing $OUT"
 python3 bench/report.py "$results" "$OUT" \
     --rounds "$ROUNDS" --load-start "$load_start" --load-end "$load_end" \
     --versions "connfix $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo '+changes'); $("$SG" --version); $("$RUFF" --version); tree-sitter-python $(grep -A1 'name = "tree-sitter-python"' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p')" \
-    --corpora "${corpora[@]}" --instructions "$instructions" --instructions-corpus "${corpora[1]%%:*}"
+    --corpora "${corpora[@]}" --instructions "$instructions" --instructions-corpus "${counted_corpus%%:*}"
 cat "$OUT"
