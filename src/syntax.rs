@@ -2,6 +2,7 @@
 //! which node is a statement, what a call calls, where a scope ends, which
 //! statements share a line. Answers only; no rule logic.
 
+use std::num::NonZeroU16;
 use std::sync::{LazyLock, OnceLock};
 
 use tree_sitter::{Node, Query, QueryCapture, QueryCursor, StreamingIterator, TreeCursor};
@@ -369,7 +370,7 @@ pub fn calls_one_of(call: Node, names: &[String], src: &[u8]) -> Option<usize> {
     if call.kind_name() != "call" {
         return None;
     }
-    let function = call.child_by_field_name("function")?;
+    let function = call.field(FIELDS.function)?;
     if !matches!(function.kind_name(), "identifier" | "attribute") {
         return None;
     }
@@ -388,16 +389,16 @@ pub fn method_call_on_name<'a>(call: Node, method: &str, src: &'a [u8]) -> Optio
     if call.kind_name() != "call" {
         return None;
     }
-    let function = call.child_by_field_name("function")?;
-    let arguments = call.child_by_field_name("arguments")?;
+    let function = call.field(FIELDS.function)?;
+    let arguments = call.field(FIELDS.arguments)?;
     if function.kind_name() != "attribute"
         || arguments.named_child_count() != 0
         || arguments.kind_name() != "argument_list"
     {
         return None;
     }
-    let object = function.child_by_field_name("object")?;
-    let attribute = function.child_by_field_name("attribute")?;
+    let object = function.field(FIELDS.object)?;
+    let attribute = function.field(FIELDS.attribute)?;
     (object.kind_name() == "identifier" && text(attribute, src) == method.as_bytes())
         .then(|| text(object, src))
 }
@@ -424,7 +425,7 @@ pub fn statement_assignment(stmt: Node) -> Option<Node> {
     let expr = stmt.named_child(0)?;
     (expr.kind_name() == "assignment"
         && expr
-            .child_by_field_name("right")
+            .field(FIELDS.right)
             .is_some_and(|r| r.kind_name() != "assignment"))
     .then_some(expr)
 }
@@ -623,6 +624,63 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
     }
 });
 
+/// A field's id: tree-sitter's `FieldId`, which it does not export by name.
+pub type FieldId = NonZeroU16;
+
+/// The ids of the grammar's fields the rules read, looked up once:
+/// `Node::child_by_field_name` looks the name up among all the grammar's
+/// field names, one `strncmp` each, at every call (2 % of a dense check).
+pub struct Fields {
+    pub alternative: FieldId,
+    pub arguments: FieldId,
+    pub attribute: FieldId,
+    pub body: FieldId,
+    pub condition: FieldId,
+    pub consequence: FieldId,
+    pub definition: FieldId,
+    pub function: FieldId,
+    pub left: FieldId,
+    pub module_name: FieldId,
+    pub name: FieldId,
+    pub object: FieldId,
+    pub right: FieldId,
+}
+
+pub static FIELDS: LazyLock<Fields> = LazyLock::new(|| {
+    let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+    let id = |name: &str| {
+        language
+            .field_id_for_name(name)
+            .unwrap_or_else(|| panic!("`{name}` is not a field of the Python grammar"))
+    };
+    Fields {
+        alternative: id("alternative"),
+        arguments: id("arguments"),
+        attribute: id("attribute"),
+        body: id("body"),
+        condition: id("condition"),
+        consequence: id("consequence"),
+        definition: id("definition"),
+        function: id("function"),
+        left: id("left"),
+        module_name: id("module_name"),
+        name: id("name"),
+        object: id("object"),
+        right: id("right"),
+    }
+});
+
+/// `Node::child_by_field_name` by the field's id (`FIELDS`).
+pub trait FieldChild<'t> {
+    fn field(&self, id: FieldId) -> Option<Node<'t>>;
+}
+
+impl<'t> FieldChild<'t> for Node<'t> {
+    fn field(&self, id: FieldId) -> Option<Node<'t>> {
+        self.child_by_field_id(id.get())
+    }
+}
+
 /// The `:` that ends the header of the clause owning `block`.
 pub fn header_colon(block: Node) -> Option<Node> {
     let mut at = block.prev_sibling();
@@ -712,9 +770,9 @@ pub fn bound_names(node: Node) -> Vec<Node> {
     }
     let target = match node.kind_name() {
         "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
-            node.child_by_field_name("left")
+            node.field(FIELDS.left)
         }
-        "named_expression" => node.child_by_field_name("name"),
+        "named_expression" => node.field(FIELDS.name),
         "as_pattern_target" => Some(node),
         "delete_statement" => node.named_child(0),
         _ => None,

@@ -28,7 +28,7 @@ use crate::edit::Fix;
 use crate::rules::Diagnostic;
 use crate::rules::connections::{Acquisition, UseKind};
 use crate::source::SourceFile;
-use crate::syntax::{self, KindName, statements, text};
+use crate::syntax::{self, FIELDS, FieldChild, KindName, statements, text};
 use crate::wrap::{Finally, try_finally};
 
 pub const ID: &str = "close-not-guaranteed";
@@ -175,21 +175,19 @@ impl CloseNotGuaranteed {
     /// `if conn: [release block] conn.close()` with nothing else.
     fn closes_only(&self, holder: Node, close: Node, name: &str, src: &[u8]) -> bool {
         holder.kind_name() == "if_statement"
-            && holder.child_by_field_name("alternative").is_none()
-            && holder
-                .child_by_field_name("consequence")
-                .is_some_and(|body| {
-                    statements(body)
-                        .iter()
-                        .all(|s| *s == close || self.is_release(*s, name, src))
-                })
+            && holder.field(FIELDS.alternative).is_none()
+            && holder.field(FIELDS.consequence).is_some_and(|body| {
+                statements(body)
+                    .iter()
+                    .all(|s| *s == close || self.is_release(*s, name, src))
+            })
     }
 
     /// The audit's release block for `name`: `if hasattr(name, '_tracking_context') ...:`
     /// around the release call.
     fn is_release(&self, statement: Node, name: &str, src: &[u8]) -> bool {
         let condition = statement
-            .child_by_field_name("condition")
+            .field(FIELDS.condition)
             .map(|c| text(c, src))
             .unwrap_or_default();
         let call = format!("{}({name}._tracking_context", self.config.release);

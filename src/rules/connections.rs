@@ -16,7 +16,7 @@ use crate::rules::close_not_guaranteed::{self, CloseNotGuaranteed};
 use crate::rules::with_does_not_close::{self, WithDoesNotClose};
 use crate::rules::{Diagnostic, Fixes, Rule, early_return_leak, never_closed};
 use crate::source::SourceFile;
-use crate::syntax::{self, KindName, LazyQuery, Lineage, text};
+use crate::syntax::{self, FIELDS, FieldChild, KindName, LazyQuery, Lineage, text};
 
 const QUERY_FILE: &str = "connections.scm";
 
@@ -135,9 +135,9 @@ impl Connections {
                     return None;
                 }
                 let left = assignment
-                    .child_by_field_name("left")
+                    .field(FIELDS.left)
                     .filter(|l| l.kind_name() == "identifier")?;
-                if assignment.child_by_field_name("right") != Some(value) {
+                if assignment.field(FIELDS.right) != Some(value) {
                     return None;
                 }
                 debug_assert!(syntax::is_statement(statement) && call.parent() == lineage.up(1));
@@ -163,7 +163,7 @@ impl Connections {
 /// name binds one of its occurrences, so the next binding is on the path of
 /// the first occurrence it holds: the uses end there.
 fn uses<'t>(scope: Node<'t>, statement: Node<'t>, name: &[u8], src: &[u8]) -> Vec<Use<'t>> {
-    let Some(body) = scope.child_by_field_name("body") else {
+    let Some(body) = scope.field(FIELDS.body) else {
         return Vec::new();
     };
     let after = statement.end_byte();
@@ -256,7 +256,7 @@ fn binds(node: Node, name: &[u8], src: &[u8]) -> bool {
         .any(|b| text(*b, src) == name)
         && !(node.kind_name() == "assignment"
             && node
-                .child_by_field_name("right")
+                .field(FIELDS.right)
                 .is_some_and(|r| r.kind_name() == "none"))
 }
 
@@ -276,7 +276,7 @@ fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<U
     let up = |n: usize| path.len().checked_sub(n).map(|i| path[i]);
     let parent = up(1)?;
     match parent.kind_name() {
-        "attribute" if parent.child_by_field_name("object") == Some(ident) => {
+        "attribute" if parent.field(FIELDS.object) == Some(ident) => {
             let call = up(2).filter(|c| c.kind_name() == "call")?;
             syntax::method_call_on_name(call, "close", src)?;
             let awaited = up(3).is_some_and(|a| a.kind_name() == "await");
@@ -304,7 +304,7 @@ fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<U
                 up(2)?
             };
             let callee = call
-                .child_by_field_name("function")
+                .field(FIELDS.function)
                 .map(|f| text(f, src))
                 .unwrap_or_default();
             if callee == b"closing" || callee.ends_with(b".closing") {
@@ -317,9 +317,7 @@ fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<U
         "as_pattern" if up(2).is_some_and(|p| p.kind_name() == "with_item") => Some(UseKind::With),
         "return_statement" | "yield" | "list" | "tuple" | "dictionary" | "pair" | "set"
         | "expression_list" => Some(UseKind::Escapes),
-        "assignment" if parent.child_by_field_name("right") == Some(ident) => {
-            Some(UseKind::Escapes)
-        }
+        "assignment" if parent.field(FIELDS.right) == Some(ident) => Some(UseKind::Escapes),
         _ => None,
     }
 }

@@ -31,7 +31,8 @@ use crate::edit::Fix;
 use crate::rules::{Diagnostic, Fixes, Rule, Severity};
 use crate::source::SourceFile;
 use crate::syntax::{
-    self, KindName, LazyQuery, Lineage, calls_one_of, method_call_on_name, statements, text,
+    self, FIELDS, FieldChild, KindName, LazyQuery, Lineage, calls_one_of, method_call_on_name,
+    statements, text,
 };
 use crate::wrap::{Finally, try_finally};
 
@@ -152,10 +153,10 @@ impl<'t> Engine<'_, 't> {
                  `engine = {factory}(...)` and connfix will dispose it"
             ));
         };
-        if parent.child_by_field_name("right") != Some(self.call) {
+        if parent.field(FIELDS.right) != Some(self.call) {
             return None;
         }
-        let left = parent.child_by_field_name("left")?;
+        let left = parent.field(FIELDS.left)?;
         if left.kind_name() != "identifier" {
             return self.report("engine-escapes", format!(
                 "the engine from `{factory}(...)` is stored on `{}`, so it outlives the call; left alone",
@@ -312,7 +313,7 @@ fn finally_disposes(try_statement: Node, name: &[u8], dispose: &str, src: &[u8])
 
 /// Why the engine bound to `name` outlives the function, if it does.
 fn escapes(function: Node, name: &[u8], src: &[u8]) -> Option<&'static str> {
-    let body = function.child_by_field_name("body")?;
+    let body = function.field(FIELDS.body)?;
     let mut why = None;
     syntax::walk_scope(body, false, |n| {
         if why.is_some() || n == body {
@@ -330,12 +331,12 @@ fn escapes(function: Node, name: &[u8], src: &[u8]) -> Option<&'static str> {
                 Some("is captured by a nested function")
             }
             "assignment" => {
-                let stored = n.child_by_field_name("left").is_some_and(|l| {
+                let stored = n.field(FIELDS.left).is_some_and(|l| {
                     !syntax::target_names(l).iter().any(|_| true)
                         || matches!(l.kind_name(), "attribute" | "subscript")
                 });
                 (stored
-                    && n.child_by_field_name("right")
+                    && n.field(FIELDS.right)
                         .is_some_and(|r| syntax::mentions(r, name, src)))
                 .then_some("is stored on an attribute or item")
             }

@@ -17,7 +17,7 @@ use tree_sitter::Node;
 
 use crate::rules::Diagnostic;
 use crate::rules::connections::{Acquisition, UseKind};
-use crate::syntax::{self, KindName};
+use crate::syntax::{self, FIELDS, FieldChild, KindName};
 
 pub const ID: &str = "early-return-leak";
 
@@ -31,7 +31,7 @@ pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
         let Some(last_close) = a.closes().map(|u| u.node.start_byte()).max() else {
             continue;
         };
-        let Some(body) = a.scope.child_by_field_name("body") else {
+        let Some(body) = a.scope.field(FIELDS.body) else {
             continue;
         };
         let mut exits = Vec::new();

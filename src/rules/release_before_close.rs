@@ -34,7 +34,9 @@ use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line};
 use crate::rules::{Diagnostic, Fixes, Rule};
 use crate::source::{SourceFile, line_indent};
-use crate::syntax::{self, KindName, LazyQuery, calls_one_of, statements, text};
+use crate::syntax::{
+    self, FIELDS, FieldChild, KindName, LazyQuery, calls_one_of, statements, text,
+};
 
 pub const ID: &str = "release-before-close";
 
@@ -115,7 +117,7 @@ impl Rule for ReleaseBeforeClose {
             let body = if scope.kind_name() == "module" {
                 Some(scope)
             } else {
-                scope.child_by_field_name("body")
+                scope.field(FIELDS.body)
             };
             let Some(body) = body else { continue };
             flow.block(body, BTreeSet::new());
@@ -252,7 +254,7 @@ impl<'s> Flow<'s> {
                 .or_default()
                 .extend(state.iter().copied());
         }
-        let field = |name: &str| stmt.child_by_field_name(name);
+        let field = |id| stmt.field(id);
         match stmt.kind_name() {
             "expression_statement" => {
                 if let Some(expr) = stmt
@@ -264,14 +266,14 @@ impl<'s> Flow<'s> {
                 state
             }
             "if_statement" => {
-                let mut out = self.branch(field("consequence"), &state);
+                let mut out = self.branch(field(FIELDS.consequence), &state);
                 let mut has_else = false;
                 let mut cursor = stmt.walk();
-                for clause in stmt.children_by_field_name("alternative", &mut cursor) {
+                for clause in stmt.children_by_field_id(FIELDS.alternative, &mut cursor) {
                     has_else |= clause.kind_name() == "else_clause";
                     let body = clause
-                        .child_by_field_name("consequence")
-                        .or_else(|| clause.child_by_field_name("body"));
+                        .field(FIELDS.consequence)
+                        .or_else(|| clause.field(FIELDS.body));
                     out.extend(self.branch(body, &state));
                 }
                 if !has_else {
@@ -280,20 +282,20 @@ impl<'s> Flow<'s> {
                 out
             }
             "for_statement" | "while_statement" => {
-                if let Some(left) = field("left") {
+                if let Some(left) = field(FIELDS.left) {
                     self.unbind(left, &mut state);
                 }
-                let once = self.branch(field("body"), &state);
+                let once = self.branch(field(FIELDS.body), &state);
                 let entry: State = state.union(&once).copied().collect();
-                let twice = self.branch(field("body"), &entry);
+                let twice = self.branch(field(FIELDS.body), &entry);
                 let after: State = entry.union(&twice).copied().collect();
-                let alternative = field("alternative").and_then(|e| e.child_by_field_name("body"));
+                let alternative = field(FIELDS.alternative).and_then(|e| e.field(FIELDS.body));
                 let mut out = self.branch(alternative, &after);
                 out.extend(after);
                 out
             }
             "try_statement" => {
-                let body = self.branch(field("body"), &state);
+                let body = self.branch(field(FIELDS.body), &state);
                 let entry: State = state.union(&body).copied().collect();
                 let mut out = entry.clone();
                 let mut finally = None;
@@ -306,9 +308,7 @@ impl<'s> Flow<'s> {
                                 .find(|c| c.kind_name() == "block");
                             out.extend(self.branch(block, &entry));
                         }
-                        "else_clause" => {
-                            out.extend(self.branch(clause.child_by_field_name("body"), &body))
-                        }
+                        "else_clause" => out.extend(self.branch(clause.field(FIELDS.body), &body)),
                         "finally_clause" => {
                             finally = clause
                                 .named_children(&mut clause.walk())
@@ -338,30 +338,29 @@ impl<'s> Flow<'s> {
                 for target in targets {
                     self.unbind(target, &mut state);
                 }
-                self.branch(field("body"), &state)
+                self.branch(field(FIELDS.body), &state)
             }
             "match_statement" => {
                 let mut out = state.clone();
-                if let Some(body) = field("body") {
+                if let Some(body) = field(FIELDS.body) {
                     let mut cursor = body.walk();
                     for case in body
                         .named_children(&mut cursor)
                         .filter(|c| c.kind_name() == "case_clause")
                     {
-                        out.extend(self.branch(case.child_by_field_name("consequence"), &state));
+                        out.extend(self.branch(case.field(FIELDS.consequence), &state));
                     }
                 }
                 out
             }
             "function_definition" | "class_definition" => {
-                if let Some(name) = field("name") {
+                if let Some(name) = field(FIELDS.name) {
                     state.remove(text(name, self.src));
                 }
                 state
             }
             "decorated_definition" => {
-                if let Some(name) = field("definition").and_then(|d| d.child_by_field_name("name"))
-                {
+                if let Some(name) = field(FIELDS.definition).and_then(|d| d.field(FIELDS.name)) {
                     state.remove(text(name, self.src));
                 }
                 state
@@ -383,10 +382,10 @@ impl<'s> Flow<'s> {
         let mut targets = Vec::new();
         let mut at = assignment;
         let value = loop {
-            if let Some(left) = at.child_by_field_name("left") {
+            if let Some(left) = at.field(FIELDS.left) {
                 targets.push(left);
             }
-            match at.child_by_field_name("right") {
+            match at.field(FIELDS.right) {
                 Some(right) if right.kind_name() == "assignment" => at = right,
                 other => break other,
             }

@@ -39,7 +39,8 @@ use crate::indent::{Template, after_line, before_statement};
 use crate::rules::{Diagnostic, Fixes, Rule, last_parts};
 use crate::source::{SourceFile, line_end, line_indent};
 use crate::syntax::{
-    self, KindName, LazyQuery, calls_one_of, statement_assignment, statements, text,
+    self, FIELDS, FieldChild, KindName, LazyQuery, calls_one_of, statement_assignment, statements,
+    text,
 };
 
 pub const ID: &str = "tracked-helper";
@@ -90,7 +91,7 @@ impl Rule for TrackedHelper {
         let mut out = Vec::new();
         syntax::for_each_match(&self.query, file, &self.names, |m| {
             for function in m.all("function") {
-                let Some(name) = function.child_by_field_name("name") else {
+                let Some(name) = function.field(FIELDS.name) else {
                     continue;
                 };
                 let name = String::from_utf8_lossy(text(name, src)).into_owned();
@@ -146,7 +147,7 @@ impl<'t> Helper<'_, 't> {
     fn check(&self) -> Option<Diagnostic> {
         let config = &self.rule.config;
         let src = self.src();
-        let body = self.function.child_by_field_name("body")?;
+        let body = self.function.field(FIELDS.body)?;
         let mut acquires = false;
         let mut returns = Vec::new();
         let mut generator = false;
@@ -177,7 +178,7 @@ impl<'t> Helper<'_, 't> {
         let call = match &handout {
             Handout::Call(call) => Some(*call),
             Handout::Name(_, binding) => {
-                statement_assignment(*binding).and_then(|a| a.child_by_field_name("right"))
+                statement_assignment(*binding).and_then(|a| a.field(FIELDS.right))
             }
         };
         if let Some(raw) = call.and_then(|c| calls_one_of(c, &config.raw_connections, src)) {
@@ -215,9 +216,9 @@ impl<'t> Helper<'_, 't> {
                 let bindings = count_bindings(self.function, name, src);
                 let binding = stmts.iter().find(|s| {
                     statement_assignment(**s).is_some_and(|a| {
-                        let left = a.child_by_field_name("left").map(|l| text(l, src));
+                        let left = a.field(FIELDS.left).map(|l| text(l, src));
                         left == Some(name)
-                            && a.child_by_field_name("right")
+                            && a.field(FIELDS.right)
                                 .is_some_and(|r| r.kind_name() == "call")
                     })
                 });
@@ -355,7 +356,7 @@ impl<'t> Helper<'_, 't> {
         let config = &self.rule.config;
         let src = self.src();
         let root = self.file.tree.root_node();
-        let body = self.function.child_by_field_name("body");
+        let body = self.function.field(FIELDS.body);
         [Some(root), body]
             .into_iter()
             .flatten()
@@ -363,11 +364,11 @@ impl<'t> Helper<'_, 't> {
             .any(|stmt| {
                 stmt.kind_name() == "import_from_statement"
                     && stmt
-                        .child_by_field_name("module_name")
+                        .field(FIELDS.module_name)
                         .is_some_and(|m| text(m, src) == config.tracker_module.as_bytes())
                     && {
                         let mut cursor = stmt.walk();
-                        stmt.children_by_field_name("name", &mut cursor)
+                        stmt.children_by_field_id(FIELDS.name, &mut cursor)
                             .any(|n| text(n, src) == config.acquire.as_bytes())
                     }
             })
@@ -391,8 +392,8 @@ impl<'t> Helper<'_, 't> {
             .iter()
             .filter_map(|s| statement_assignment(*s))
             .find_map(|a| {
-                let right = a.child_by_field_name("right")?;
-                let left = a.child_by_field_name("left")?;
+                let right = a.field(FIELDS.right)?;
+                let left = a.field(FIELDS.left)?;
                 calls_one_of(right, acquire, src)?;
                 let names = syntax::target_names(left);
                 (names.len() == 2 && names.iter().all(|n| n.kind_name() == "identifier"))
@@ -405,7 +406,7 @@ impl<'t> Helper<'_, 't> {
                 .iter()
                 .filter_map(|s| statement_assignment(*s))
                 .any(|a| {
-                    a.child_by_field_name("left")
+                    a.field(FIELDS.left)
                         .is_some_and(|l| text(l, src) == target.as_bytes())
                 })
         };
@@ -444,7 +445,7 @@ impl<'t> Helper<'_, 't> {
 /// How many times `name` is bound in the function's own scope.
 fn count_bindings(function: Node, name: &[u8], src: &[u8]) -> usize {
     let mut count = 0;
-    let Some(body) = function.child_by_field_name("body") else {
+    let Some(body) = function.field(FIELDS.body) else {
         return 0;
     };
     syntax::walk_scope(body, false, |n| {

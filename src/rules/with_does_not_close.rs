@@ -20,7 +20,8 @@ use crate::rules::connections::{Acquisition, UseKind};
 use crate::rules::{Diagnostic, last_parts};
 use crate::source::SourceFile;
 use crate::syntax::{
-    self, KindName, LazyQuery, calls_one_of, statement_assignment, statements, text,
+    self, FIELDS, FieldChild, KindName, LazyQuery, calls_one_of, statement_assignment, statements,
+    text,
 };
 
 pub const ID: &str = "with-does-not-close";
@@ -50,10 +51,9 @@ impl WithDoesNotClose {
         let mut managed = false;
         syntax::walk_scope(file.tree.root_node(), true, |n| {
             if n.kind_name() == "function_definition"
-                && n.child_by_field_name("name")
-                    .is_some_and(|m| text(m, src) == name)
+                && n.field(FIELDS.name).is_some_and(|m| text(m, src) == name)
             {
-                let body = n.child_by_field_name("body");
+                let body = n.field(FIELDS.body);
                 // A generator or `@contextmanager` helper manages the
                 // connection itself: `with` is its right use.
                 let mut generator = false;
@@ -73,8 +73,7 @@ impl WithDoesNotClose {
                     stmts.iter().any(|s| {
                         let value = match s.kind_name() {
                             "return_statement" => s.named_child(0),
-                            _ => statement_assignment(*s)
-                                .and_then(|a| a.child_by_field_name("right")),
+                            _ => statement_assignment(*s).and_then(|a| a.field(FIELDS.right)),
                         };
                         value.is_some_and(|v| {
                             calls_one_of(v, &self.config.dbapi_connects, src).is_some()
@@ -97,15 +96,15 @@ impl WithDoesNotClose {
         let Some(function) = syntax::enclosing_function(node) else {
             return false;
         };
-        let Some(body) = function.child_by_field_name("body") else {
+        let Some(body) = function.field(FIELDS.body) else {
             return false;
         };
         let mut bound = false;
         syntax::walk_scope(body, false, |n| {
             if n.kind_name() == "assignment" && n.end_byte() < node.start_byte() {
-                let left = n.child_by_field_name("left").map(|l| text(l, src));
+                let left = n.field(FIELDS.left).map(|l| text(l, src));
                 if left == Some(name) {
-                    bound = n.child_by_field_name("right").is_some_and(|r| {
+                    bound = n.field(FIELDS.right).is_some_and(|r| {
                         calls_one_of(r, &self.config.dbapi_connects, src).is_some()
                     });
                 }
