@@ -111,18 +111,20 @@ def main():
           f"{med(corpus, RUFF, 0) / check:.2f}, ast-grep / check {med(corpus, AST_GREP, 0) / check:.2f}, "
           f"ast-grep / diff {med(corpus, AST_GREP, 0) / diff:.2f}.\n")
 
+        def dense_floor(label):
+            """The floor's median wall time on a dense corpus, if it ran."""
+            return med(corpus, label, 0) if corpus != "stdlib" and (corpus, label) in runs else None
+
         # In a dense corpus every file holds a needle, so every file is
         # parsed, and the changed ones parsed again as fixed.
-        if corpus != "stdlib" and (corpus, VERIFY) in runs:
-            verify = med(corpus, VERIFY, 0)
+        if (verify := dense_floor(VERIFY)) is not None:
             w(f"Verify floor (parse every file, then re-parse the fixed output incrementally, as diff "
               f"does): {verify:.3f} s, {verify / parse:.2f}x the parse floor; connfix diff takes "
               f"{diff / verify:.2f}x it. A diff that verifies its output by parsing it cannot go below "
               f"this floor.\n")
 
         # Rules that look at every node pay at least one walk of every tree.
-        if corpus != "stdlib" and (corpus, WALK) in runs:
-            walked = med(corpus, WALK, 0)
+        if (walked := dense_floor(WALK)) is not None:
             w(f"Walk floor (parse floor + one tree-cursor walk of every node): {walked:.3f} s, "
               f"{walked / parse:.2f}x the parse floor. At 1.2x the parse floor, check would have "
               f"{0.2 * parse:.3f} s for everything but the parse (rules, output); one walk of every "

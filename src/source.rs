@@ -186,7 +186,7 @@ thread_local! {
     static PARSER: RefCell<Parser> = RefCell::new({
         let mut parser = Parser::new();
         parser
-            .set_language(&tree_sitter_python::LANGUAGE.into())
+            .set_language(&crate::syntax::LANGUAGE)
             .expect("the bundled tree-sitter-python grammar matches the tree-sitter runtime");
         parser
     });

@@ -11,6 +11,10 @@ use anyhow::Result;
 
 use crate::source::SourceFile;
 
+/// The Python grammar, for the parsers, the queries and the tables below.
+pub static LANGUAGE: LazyLock<tree_sitter::Language> =
+    LazyLock::new(|| tree_sitter_python::LANGUAGE.into());
+
 /// A query shipped in `queries/`, compiled the first time a file needs it.
 /// Compiling costs 1-4 ms a query, as much as the rest of a run over a
 /// repository in which few files hold a needle (the standard library: 5 of
@@ -27,8 +31,7 @@ pub struct LazyQuery {
 impl LazyQuery {
     /// `kind`: the kind of node every pattern of the query starts at.
     pub fn new(file: &'static str, source: &str, kind: &str) -> LazyQuery {
-        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
-        let kind_id = language.id_for_node_kind(kind, true);
+        let kind_id = LANGUAGE.id_for_node_kind(kind, true);
         assert_ne!(kind_id, 0, "`{kind}` is not a node kind");
         LazyQuery {
             file,
@@ -61,7 +64,7 @@ impl LazyQuery {
     pub fn compile(&self) -> Result<&Query> {
         self.compiled
             .get_or_init(|| {
-                Query::new(&tree_sitter_python::LANGUAGE.into(), &self.source)
+                Query::new(&LANGUAGE, &self.source)
                     .map_err(|e| format!("queries/{}: the query does not compile: {e}", self.file))
             })
             .as_ref()
@@ -575,19 +578,16 @@ pub struct Kinds {
 /// Node kind names by kind id: `Node::kind` asks tree-sitter for the name,
 /// then measures it and checks it is UTF-8 at every call, and the rules
 /// compare kinds at almost every node they look at.
-static KIND_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
-    let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
-    (0..language.node_kind_count())
+static KIND_NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    (0..LANGUAGE.node_kind_count())
         .map(|id| {
             u16::try_from(id)
                 .ok()
-                .and_then(|id| language.node_kind_for_id(id))
+                .and_then(|id| LANGUAGE.node_kind_for_id(id))
                 .unwrap_or("")
-                .to_string()
         })
         .collect()
 });
-
 /// `Node::kind` through a table (`KIND_NAMES`).
 pub trait KindName {
     fn kind_name(&self) -> &'static str;
@@ -597,15 +597,15 @@ impl KindName for Node<'_> {
     fn kind_name(&self) -> &'static str {
         let name = KIND_NAMES
             .get(usize::from(self.kind_id()))
-            .map_or("", String::as_str);
+            .copied()
+            .unwrap_or("");
         debug_assert_eq!(name, self.kind(), "the kind table agrees with tree-sitter");
         name
     }
 }
 
 pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
-    let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
-    let id = |kind| language.id_for_node_kind(kind, true);
+    let id = |kind| LANGUAGE.id_for_node_kind(kind, true);
     Kinds {
         identifier: id("identifier"),
         function_definition: id("function_definition"),
@@ -630,45 +630,36 @@ pub type FieldId = NonZeroU16;
 /// The ids of the grammar's fields the rules read, looked up once:
 /// `Node::child_by_field_name` looks the name up among all the grammar's
 /// field names, one `strncmp` each, at every call (2 % of a dense check).
-pub struct Fields {
-    pub alternative: FieldId,
-    pub arguments: FieldId,
-    pub attribute: FieldId,
-    pub body: FieldId,
-    pub condition: FieldId,
-    pub consequence: FieldId,
-    pub definition: FieldId,
-    pub function: FieldId,
-    pub left: FieldId,
-    pub module_name: FieldId,
-    pub name: FieldId,
-    pub object: FieldId,
-    pub right: FieldId,
+/// Each field is named once; its id is that of the field of the same name.
+macro_rules! fields {
+    ($($name:ident),* $(,)?) => {
+        pub struct Fields {
+            $(pub $name: FieldId,)*
+        }
+
+        pub static FIELDS: LazyLock<Fields> = LazyLock::new(|| Fields {
+            $($name: LANGUAGE.field_id_for_name(stringify!($name)).unwrap_or_else(|| {
+                panic!("`{}` is not a field of the Python grammar", stringify!($name))
+            }),)*
+        });
+    };
 }
 
-pub static FIELDS: LazyLock<Fields> = LazyLock::new(|| {
-    let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
-    let id = |name: &str| {
-        language
-            .field_id_for_name(name)
-            .unwrap_or_else(|| panic!("`{name}` is not a field of the Python grammar"))
-    };
-    Fields {
-        alternative: id("alternative"),
-        arguments: id("arguments"),
-        attribute: id("attribute"),
-        body: id("body"),
-        condition: id("condition"),
-        consequence: id("consequence"),
-        definition: id("definition"),
-        function: id("function"),
-        left: id("left"),
-        module_name: id("module_name"),
-        name: id("name"),
-        object: id("object"),
-        right: id("right"),
-    }
-});
+fields!(
+    alternative,
+    arguments,
+    attribute,
+    body,
+    condition,
+    consequence,
+    definition,
+    function,
+    left,
+    module_name,
+    name,
+    object,
+    right,
+);
 
 /// `Node::child_by_field_name` by the field's id (`FIELDS`).
 pub trait FieldChild<'t> {
