@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::rules::{CODES, Diagnostic, Severity};
+use crate::rules::{Code, Diagnostic, Severity};
 use crate::source::{Rejection, position_of};
 
 /// The JSON report's schema version; bumped on any incompatible change.
@@ -24,7 +24,7 @@ pub enum Format {
 /// One diagnostic, placed: what every output format is made from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub rule: &'static str,
+    pub rule: Code,
     pub severity: Severity,
     pub line: usize,
     pub column: usize,
@@ -36,11 +36,10 @@ pub struct Finding {
 impl Finding {
     pub fn new(text: &[u8], diagnostic: &Diagnostic) -> Finding {
         let (line, column) = position_of(text, diagnostic.offset.min(text.len()));
-        let fix = match &diagnostic.fix {
-            Some(fix) if fix.unsafe_ => "unsafe",
-            Some(_) => "safe",
-            None => "none",
-        };
+        let fix = diagnostic
+            .fix
+            .as_ref()
+            .map_or("none", |f| f.applicability.as_str());
         Finding {
             rule: diagnostic.rule,
             severity: diagnostic.severity,
@@ -203,17 +202,17 @@ fn text(files: &[FileReport], config: &Config) -> String {
         }
     }
     out.push_str("Findings per rule:\n");
-    for code in CODES {
+    for &code in Code::ALL {
         let n = files
             .iter()
             .flat_map(|f| f.findings)
-            .filter(|f| f.rule == code.id)
+            .filter(|f| f.rule == code)
             .count();
         if n > 0 {
             out.push_str(&format!(
                 "  {:<22} {n:>5}  ({})\n",
-                code.id,
-                code.severity.as_str()
+                code.id(),
+                code.severity().as_str()
             ));
         }
     }
@@ -254,14 +253,14 @@ fn json_report(files: &[FileReport]) -> Value {
         })
         .collect();
     let mut by_rule = serde_json::Map::new();
-    for code in CODES {
+    for &code in Code::ALL {
         let n = files
             .iter()
             .flat_map(|f| f.findings)
-            .filter(|f| f.rule == code.id)
+            .filter(|f| f.rule == code)
             .count();
         if n > 0 {
-            by_rule.insert(code.id.into(), n.into());
+            by_rule.insert(code.id().into(), n.into());
         }
     }
     let count = |s: Status| {
@@ -295,14 +294,14 @@ fn sarif_level(severity: Severity) -> &'static str {
 }
 
 fn sarif(files: &[FileReport]) -> Value {
-    let rules: Vec<Value> = CODES
+    let rules: Vec<Value> = Code::ALL
         .iter()
         .map(|c| {
             json!({
-                "id": c.id,
-                "name": c.id,
-                "shortDescription": {"text": c.summary},
-                "defaultConfiguration": {"level": sarif_level(c.severity)},
+                "id": c.id(),
+                "name": c.id(),
+                "shortDescription": {"text": c.summary()},
+                "defaultConfiguration": {"level": sarif_level(c.severity())},
             })
         })
         .collect();
@@ -311,7 +310,7 @@ fn sarif(files: &[FileReport]) -> Value {
         for finding in ranked(file.findings) {
             results.push(json!({
                 "ruleId": finding.rule,
-                "ruleIndex": CODES.iter().position(|c| c.id == finding.rule),
+                "ruleIndex": Code::ALL.iter().position(|c| *c == finding.rule),
                 "level": sarif_level(finding.severity),
                 "message": {"text": finding.message},
                 "locations": [{
@@ -373,7 +372,7 @@ fn github(files: &[FileReport]) -> String {
                 escape_property(file.path),
                 f.line,
                 f.column,
-                escape_property(f.rule),
+                escape_property(f.rule.id()),
                 escape_data(&f.message)
             ));
         }

@@ -32,13 +32,36 @@ impl Edit {
     }
 }
 
+/// When a fix may be applied, ordered from least to most applicable (as
+/// ruff's `Applicability`): a run applies the fixes at or above its level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Applicability {
+    /// Shown as the remedy, never applied.
+    DisplayOnly,
+    /// May change what the program does (it moves code into a `finally`,
+    /// disposes an engine a call may keep); applied with `--unsafe-fixes`.
+    Unsafe,
+    /// Keeps what the program does, beyond the tracking and disposal it
+    /// adds; applied by default.
+    Safe,
+}
+
+impl Applicability {
+    /// How the reports name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+            Applicability::DisplayOnly => "none",
+        }
+    }
+}
+
 /// The edits that together make one fix: all of them are applied, or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fix {
     pub edits: Vec<Edit>,
-    /// An unsafe fix may change what the program does (it moves code into a
-    /// `finally`, say); it is applied only with `--unsafe-fixes`.
-    pub unsafe_: bool,
+    pub applicability: Applicability,
 }
 
 impl Fix {
@@ -55,14 +78,14 @@ impl Fix {
         }
         Fix {
             edits,
-            unsafe_: false,
+            applicability: Applicability::Safe,
         }
     }
 
     /// The same edits, as a fix that is applied only on request.
     pub fn unsafe_(self) -> Fix {
         Fix {
-            unsafe_: true,
+            applicability: Applicability::Unsafe,
             ..self
         }
     }
@@ -100,7 +123,7 @@ impl Fix {
         }
         Some(Fix {
             edits,
-            unsafe_: self.unsafe_,
+            applicability: self.applicability,
         })
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
 
-use crate::edit::{self, Fix};
+use crate::edit::{self, Applicability, Fix};
 use crate::literals;
 use crate::rules::{Diagnostic, Fixes, Ruleset};
 use crate::source::{self, Rejection, SourceFile};
@@ -56,7 +56,7 @@ pub struct Outcome {
 /// One fix put to a reviewer: the file's bytes now, and with this fix alone.
 pub struct Proposal<'a> {
     pub path: &'a Path,
-    pub rule: &'static str,
+    pub rule: crate::rules::Code,
     pub message: &'a str,
     pub before: Vec<u8>,
     pub after: Vec<u8>,
@@ -111,12 +111,21 @@ impl Fixer {
         self.unsafe_fixes
     }
 
+    /// The least applicability this run applies.
+    pub fn threshold(&self) -> Applicability {
+        if self.unsafe_fixes {
+            Applicability::Unsafe
+        } else {
+            Applicability::Safe
+        }
+    }
+
     /// Whether this run applies the diagnostic's fix.
     fn applicable(&self, diagnostic: &Diagnostic) -> bool {
         diagnostic
             .fix
             .as_ref()
-            .is_some_and(|f| self.unsafe_fixes || !f.unsafe_)
+            .is_some_and(|f| f.applicability >= self.threshold())
     }
 
     /// Check the bytes, skip a file without needles, parse and run the
@@ -429,7 +438,7 @@ impl Silenced {
         }
         let line = source::line_start(text, diagnostic.offset.min(text.len()));
         self.0.iter().any(|(l, codes)| {
-            *l == line && (codes.is_empty() || codes.iter().any(|c| c == diagnostic.rule))
+            *l == line && (codes.is_empty() || codes.iter().any(|c| c == diagnostic.rule.id()))
         })
     }
 }
@@ -454,7 +463,7 @@ mod tests {
         let mut asked = Vec::new();
         let mut answers = answers.iter();
         let mut decide = |p: &Proposal| {
-            asked.push(p.rule);
+            asked.push(p.rule.id());
             *answers.next().expect("asked more often than answered")
         };
         let outcome = fixer()

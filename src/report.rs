@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::fix::Outcome;
-use crate::rules::Diagnostic;
+use crate::rules::{Code, Diagnostic};
 use crate::source::{Rejection, position_of};
 
 /// Nothing to change, no error.
@@ -122,7 +122,7 @@ pub struct JsonFile {
 
 #[derive(Serialize)]
 pub struct JsonEdit {
-    pub rule: &'static str,
+    pub rule: Code,
     /// Edits with the same number belong to one fix: all or none.
     pub fix: usize,
     pub start: JsonPosition,
@@ -141,7 +141,7 @@ pub struct JsonPosition {
 
 #[derive(Serialize)]
 pub struct JsonFinding {
-    pub rule: &'static str,
+    pub rule: Code,
     pub severity: &'static str,
     pub message: String,
     pub start: JsonPosition,

@@ -25,9 +25,14 @@ fn cases() -> Vec<PathBuf> {
         }
         for case in std::fs::read_dir(&rule).unwrap() {
             let case = case.unwrap().path();
-            if case.join("input.py").is_file() {
-                out.push(case);
-            }
+            // A case folder without its input would be a case that never
+            // runs: a mistake, not a case.
+            assert!(
+                case.join("input.py").is_file(),
+                "{}: a testdata case folder without input.py",
+                case.display()
+            );
+            out.push(case);
         }
     }
     out.sort();
@@ -51,7 +56,9 @@ fn fixer(case: &Path) -> Fixer {
     };
     let mut ruleset = rules::build(&config, &[], &[]).unwrap();
     if rule != "all" {
-        ruleset.rules.retain(|r| r.codes().contains(&rule.as_str()));
+        let code = rules::Code::from_id(&rule)
+            .unwrap_or_else(|| panic!("testdata/{rule} is not named after a rule"));
+        ruleset.rules.retain(|r| r.codes().contains(&code));
         assert_eq!(ruleset.rules.len(), 1, "testdata/{rule} names no rule");
         // The folder's code, and the rule's codes that have no folder of
         // their own (`unrecognised-helper` shows in `tracked-helper`).
@@ -60,7 +67,7 @@ fn fixer(case: &Path) -> Fixer {
             .codes()
             .iter()
             .copied()
-            .filter(|c| *c == rule || !testdata.join(c).is_dir())
+            .filter(|c| *c == code || !testdata.join(c.id()).is_dir())
             .collect();
     }
     Fixer::new(ruleset, case.join("unsafe").exists()).unwrap()

@@ -25,13 +25,13 @@ use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::edit::Fix;
-use crate::rules::Diagnostic;
 use crate::rules::connections::{Acquisition, UseKind};
+use crate::rules::{Code, Diagnostic};
 use crate::source::SourceFile;
 use crate::syntax::{self, FIELDS, FieldChild, KindName, statements, text};
 use crate::wrap::{Finally, try_finally};
 
-pub const ID: &str = "close-not-guaranteed";
+pub const ID: Code = Code::CloseNotGuaranteed;
 
 pub struct CloseNotGuaranteed {
     config: Config,

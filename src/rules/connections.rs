@@ -14,7 +14,7 @@ use tree_sitter::Node;
 use crate::config::Config;
 use crate::rules::close_not_guaranteed::{self, CloseNotGuaranteed};
 use crate::rules::with_does_not_close::{self, WithDoesNotClose};
-use crate::rules::{Diagnostic, Fixes, Rule, early_return_leak, never_closed};
+use crate::rules::{Code, Diagnostic, Fixes, Rule, early_return_leak, never_closed};
 use crate::source::SourceFile;
 use crate::syntax::{self, FIELDS, FieldChild, KindName, LazyQuery, Lineage, text};
 
@@ -342,7 +342,7 @@ impl ConnectionLeaks {
 }
 
 impl Rule for ConnectionLeaks {
-    fn codes(&self) -> &'static [&'static str] {
+    fn codes(&self) -> &'static [Code] {
         &[
             never_closed::ID,
             early_return_leak::ID,

@@ -28,7 +28,7 @@ use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::edit::Fix;
-use crate::rules::{Diagnostic, Fixes, Rule, Severity};
+use crate::rules::{Code, Diagnostic, Fixes, Rule, Severity};
 use crate::source::SourceFile;
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, Lineage, calls_one_of, method_call_on_name,
@@ -36,7 +36,7 @@ use crate::syntax::{
 };
 use crate::wrap::{Finally, try_finally};
 
-pub const ID: &str = "dispose-engine";
+pub const ID: Code = Code::DisposeEngine;
 const QUERY_FILE: &str = "dispose-engine.scm";
 
 pub struct DisposeEngine {
@@ -63,8 +63,8 @@ impl DisposeEngine {
 }
 
 impl Rule for DisposeEngine {
-    fn codes(&self) -> &'static [&'static str] {
-        &["dispose-engine", "engine-escapes", "module-engine"]
+    fn codes(&self) -> &'static [Code] {
+        &[Code::DisposeEngine, Code::EngineEscapes, Code::ModuleEngine]
     }
 
     fn fixes(&self) -> Fixes {
@@ -119,7 +119,7 @@ impl<'t> Engine<'_, 't> {
         &self.file.text
     }
 
-    fn report(&self, code: &'static str, message: String) -> Option<Diagnostic> {
+    fn report(&self, code: Code, message: String) -> Option<Diagnostic> {
         Some(Diagnostic::new(code, self.call, message))
     }
 
@@ -128,7 +128,7 @@ impl<'t> Engine<'_, 't> {
         let factory = self.factory;
         let Some(function) = self.lineage.function() else {
             return self.report(
-                "module-engine",
+                Code::ModuleEngine,
                 format!(
                     "`{factory}(...)` at module or class level is long-lived by design; left alone"
                 ),
@@ -143,12 +143,12 @@ impl<'t> Engine<'_, 't> {
         });
         if parent.kind_name() == "return_statement" {
             return self.report(
-                "engine-escapes",
+                Code::EngineEscapes,
                 format!("the engine from `{factory}(...)` is returned; the caller must dispose it"),
             );
         }
         let (Some(stmt), "assignment") = (statement, parent.kind_name()) else {
-            return self.report("dispose-engine", format!(
+            return self.report(Code::DisposeEngine, format!(
                 "the engine from `{factory}(...)` has no name, so nothing disposes it; bind it with \
                  `engine = {factory}(...)` and connfix will dispose it"
             ));
@@ -158,7 +158,7 @@ impl<'t> Engine<'_, 't> {
         }
         let left = parent.field(FIELDS.left)?;
         if left.kind_name() != "identifier" {
-            return self.report("engine-escapes", format!(
+            return self.report(Code::EngineEscapes, format!(
                 "the engine from `{factory}(...)` is stored on `{}`, so it outlives the call; left alone",
                 String::from_utf8_lossy(text(left, src))
             ));
@@ -166,7 +166,7 @@ impl<'t> Engine<'_, 't> {
         let name = text(left, src);
         if let Some(why) = escapes(function, name, src) {
             return self.report(
-                "engine-escapes",
+                Code::EngineEscapes,
                 format!(
                     "engine `{}` {why}, so it outlives the call; left alone",
                     String::from_utf8_lossy(name)
@@ -200,7 +200,7 @@ impl<'t> Engine<'_, 't> {
             let message =
                 format!("engine `{name_text}` is not used after it is created; nothing to wrap");
             return self
-                .report("dispose-engine", message)
+                .report(Code::DisposeEngine, message)
                 .map(|d| d.with_severity(Severity::Info));
         }
         let is_async = factory
@@ -209,7 +209,7 @@ impl<'t> Engine<'_, 't> {
             .is_some_and(|n| n.contains("async"));
         let function_is_async = function.child(0).is_some_and(|c| c.kind_name() == "async");
         if is_async && !function_is_async {
-            return self.report("dispose-engine", format!(
+            return self.report(Code::DisposeEngine, format!(
                 "async engine `{name_text}` is created in a function that is not `async`, where it cannot be \
                  awaited to dispose; dispose it by hand"
             ));
@@ -224,7 +224,7 @@ impl<'t> Engine<'_, 't> {
                 .iter()
                 .any(|s| !syntax::starts_line(*s, src) || syntax::line_run(*s).len() != 1);
         if shared {
-            return self.report("dispose-engine", format!(
+            return self.report(Code::DisposeEngine, format!(
                 "engine `{name_text}` is never disposed, and its statements share lines; put them on lines \
                  of their own and connfix will wrap them"
             ));

@@ -15,11 +15,11 @@
 
 use tree_sitter::Node;
 
-use crate::rules::Diagnostic;
 use crate::rules::connections::{Acquisition, UseKind};
+use crate::rules::{Code, Diagnostic};
 use crate::syntax::{self, FIELDS, FieldChild, KindName};
 
-pub const ID: &str = "early-return-leak";
+pub const ID: Code = Code::EarlyReturnLeak;
 
 /// The findings among the file's acquisitions.
 pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {

@@ -35,97 +35,96 @@ impl Severity {
     }
 }
 
-/// A kind of finding: its id (what `--select`, `# connfix: ignore[...]` and
-/// the reports use), its default severity and a one-line summary.
-#[derive(Debug)]
-pub struct Code {
-    pub id: &'static str,
-    pub severity: Severity,
-    pub summary: &'static str,
+/// Declares the registry: one variant a kind of finding, with its id (what
+/// `--select`, `# connfix: ignore[...]` and the reports use), its default
+/// severity and a one-line summary. The compiler checks every use.
+macro_rules! codes {
+    ($($variant:ident = $id:literal, $severity:ident, $summary:literal;)*) => {
+        /// A kind of finding. Every rule reports some of these; `Code::ALL`
+        /// lists them grouped by the rule that reports them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn id(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $id,)*
+                }
+            }
+
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(Code::$variant => Severity::$severity,)*
+                }
+            }
+
+            pub fn summary(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $summary,)*
+                }
+            }
+
+            /// The code with this id, if there is one.
+            pub fn from_id(id: &str) -> Option<Code> {
+                match id {
+                    $($id => Some(Code::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
-/// Every code, grouped by the rule that reports it.
-pub const CODES: &[Code] = &[
-    Code {
-        id: "tracked-helper",
-        severity: Severity::Error,
-        summary: "a connection helper hands out pooled connections without tracking them (audit Step 1)",
-    },
-    Code {
-        id: "unrecognised-helper",
-        severity: Severity::Warning,
-        summary: "a connection helper whose shape connfix does not rewrite; track it by hand",
-    },
-    Code {
-        id: "untrackable-connection",
-        severity: Severity::Warning,
-        summary: "a helper returns a driver connection that takes no attributes, so the audit's tracking would fail at run time",
-    },
-    Code {
-        id: "release-before-close",
-        severity: Severity::Error,
-        summary: "a tracked connection is closed without releasing its tracking (audit Step 2)",
-    },
-    Code {
-        id: "close-in-expression",
-        severity: Severity::Warning,
-        summary: "a tracked connection is closed inside an expression, where no release can go before it",
-    },
-    Code {
-        id: "dispose-engine",
-        severity: Severity::Error,
-        summary: "an engine created in a function is never disposed (audit health fix)",
-    },
-    Code {
-        id: "engine-escapes",
-        severity: Severity::Info,
-        summary: "an engine outlives the function that creates it (returned, stored, captured); left alone",
-    },
-    Code {
-        id: "module-engine",
-        severity: Severity::Info,
-        summary: "a module- or class-level engine, long-lived by design; left alone",
-    },
-    Code {
-        id: "never-closed",
-        severity: Severity::Error,
-        summary: "a helper connection that is never closed, returned or passed on",
-    },
-    Code {
-        id: "early-return-leak",
-        severity: Severity::Error,
-        summary: "a return or raise between a connection's acquisition and its close skips the close",
-    },
-    Code {
-        id: "close-not-guaranteed",
-        severity: Severity::Warning,
-        summary: "a connection closed in straight-line code, outside any finally: an exception leaks it",
-    },
-    Code {
-        id: "with-does-not-close",
-        severity: Severity::Warning,
-        summary: "a DB-API connection used in `with`, which ends the transaction but does not close it",
-    },
-    Code {
-        id: "orm-bypass",
-        severity: Severity::Warning,
-        summary: "ORM session use that bypasses connection tracking (audit root cause 2)",
-    },
-];
+codes! {
+    TrackedHelper = "tracked-helper", Error,
+        "a connection helper hands out pooled connections without tracking them (audit Step 1)";
+    UnrecognisedHelper = "unrecognised-helper", Warning,
+        "a connection helper whose shape connfix does not rewrite; track it by hand";
+    UntrackableConnection = "untrackable-connection", Warning,
+        "a helper returns a driver connection that takes no attributes, so the audit's tracking would fail at run time";
+    ReleaseBeforeClose = "release-before-close", Error,
+        "a tracked connection is closed without releasing its tracking (audit Step 2)";
+    CloseInExpression = "close-in-expression", Warning,
+        "a tracked connection is closed where no release can go before it (inside an expression, by closing())";
+    DisposeEngine = "dispose-engine", Error,
+        "an engine created in a function is never disposed (audit health fix)";
+    EngineEscapes = "engine-escapes", Info,
+        "an engine outlives the function that creates it (returned, stored, captured, handed on); left alone";
+    ModuleEngine = "module-engine", Info,
+        "a module- or class-level engine, long-lived by design; left alone";
+    NeverClosed = "never-closed", Error,
+        "a helper connection that is never closed, returned or passed on";
+    EarlyReturnLeak = "early-return-leak", Error,
+        "a return or raise between a connection's acquisition and its close skips the close";
+    CloseNotGuaranteed = "close-not-guaranteed", Warning,
+        "a connection closed in straight-line code, outside any finally: an exception leaks it";
+    WithDoesNotClose = "with-does-not-close", Warning,
+        "a DB-API connection used in `with`, which ends the transaction but does not close it";
+    OrmBypass = "orm-bypass", Warning,
+        "ORM session use that bypasses connection tracking (audit root cause 2)";
+}
 
-/// The code with this id; an unknown id is a bug in a rule.
-pub fn code(id: &str) -> &'static Code {
-    CODES
-        .iter()
-        .find(|c| c.id == id)
-        .unwrap_or_else(|| panic!("`{id}` is not in rules::CODES"))
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
 }
 
 /// What a rule says about one place: a message, and a fix where it has a
 /// safe one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    pub rule: &'static str,
+    pub rule: Code,
     pub severity: Severity,
     /// Byte offset in the file's text (after any BOM).
     pub offset: usize,
@@ -135,17 +134,17 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A finding with the code's default severity and no fix.
-    pub fn new(rule: &'static str, node: Node, message: impl Into<String>) -> Diagnostic {
+    pub fn new(rule: Code, node: Node, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             rule,
-            severity: code(rule).severity,
+            severity: rule.severity(),
             offset: node.start_byte(),
             message: message.into(),
             fix: None,
         }
     }
 
-    pub fn fix(rule: &'static str, node: Node, message: impl Into<String>, fix: Fix) -> Diagnostic {
+    pub fn fix(rule: Code, node: Node, message: impl Into<String>, fix: Fix) -> Diagnostic {
         Diagnostic {
             fix: Some(fix),
             ..Diagnostic::new(rule, node, message)
@@ -170,7 +169,7 @@ pub enum Fixes {
 pub trait Rule: Send + Sync {
     /// The codes this rule reports; the first is the rule's own id, shared
     /// by its source file, query and testdata folder.
-    fn codes(&self) -> &'static [&'static str];
+    fn codes(&self) -> &'static [Code];
     /// Byte strings of which at least one must occur in a file for the rule
     /// to find anything there; files with none are not even parsed. A call
     /// of a configured name holds the whole name (`x.get_db_connection(`,
@@ -195,25 +194,28 @@ pub trait Rule: Send + Sync {
 /// The rules of a run, and the codes selected.
 pub struct Ruleset {
     pub rules: Vec<Box<dyn Rule>>,
-    pub enabled: Vec<&'static str>,
+    pub enabled: Vec<Code>,
 }
 
 /// Build the rules that report a selected code (all codes when `select` is
 /// empty), compiling their queries; a query that does not compile is an
 /// error naming its file.
 pub fn build(config: &Config, select: &[String], ignore: &[String]) -> Result<Ruleset> {
-    for id in select.iter().chain(ignore) {
-        if !CODES.iter().any(|c| c.id == id) {
-            let ids: Vec<&str> = CODES.iter().map(|c| c.id).collect();
-            anyhow::bail!("unknown rule `{id}`; the rules are: {}", ids.join(", "));
-        }
-    }
-    let enabled: Vec<&'static str> = CODES
+    let codes = |ids: &[String]| -> Result<Vec<Code>> {
+        ids.iter()
+            .map(|id| {
+                Code::from_id(id).ok_or_else(|| {
+                    let ids: Vec<&str> = Code::ALL.iter().map(|c| c.id()).collect();
+                    anyhow::anyhow!("unknown rule `{id}`; the rules are: {}", ids.join(", "))
+                })
+            })
+            .collect()
+    };
+    let (select, ignore) = (codes(select)?, codes(ignore)?);
+    let enabled: Vec<Code> = Code::ALL
         .iter()
-        .map(|c| c.id)
-        .filter(|id| {
-            (select.is_empty() || select.iter().any(|s| s == id)) && !ignore.iter().any(|s| s == id)
-        })
+        .copied()
+        .filter(|c| (select.is_empty() || select.contains(c)) && !ignore.contains(c))
         .collect();
     let all: Vec<Box<dyn Rule>> = vec![
         Box::new(tracked_helper::TrackedHelper::new(config)?),
@@ -243,22 +245,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_reports_only_known_codes_and_every_code_has_a_rule() {
+    fn every_code_has_one_rule_and_ids_round_trip() {
         let set = build(&Config::default(), &[], &[]).unwrap();
-        let reported: Vec<&str> = set
+        let mut reported: Vec<Code> = set
             .rules
             .iter()
             .flat_map(|r| r.codes().iter().copied())
             .collect();
-        for id in &reported {
-            code(id);
+        reported.sort();
+        assert_eq!(reported, Code::ALL, "each code once, in registry order");
+        assert_eq!(set.enabled, Code::ALL);
+        for code in Code::ALL {
+            assert_eq!(Code::from_id(code.id()), Some(*code));
         }
-        let known: Vec<&str> = CODES.iter().map(|c| c.id).collect();
-        let mut sorted = reported.clone();
-        sorted.sort();
-        let mut all = known.clone();
-        all.sort();
-        assert_eq!(sorted, all);
-        assert_eq!(set.enabled, known);
+        assert_eq!(Code::from_id("no-such-rule"), None);
     }
 }

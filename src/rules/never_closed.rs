@@ -10,10 +10,10 @@
 //!
 //! Report only: where the close should go is the author's decision.
 
-use crate::rules::Diagnostic;
 use crate::rules::connections::{Acquisition, UseKind};
+use crate::rules::{Code, Diagnostic};
 
-pub const ID: &str = "never-closed";
+pub const ID: Code = Code::NeverClosed;
 
 /// The findings among the file's acquisitions.
 pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {

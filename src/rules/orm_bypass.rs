@@ -18,11 +18,11 @@
 use anyhow::Result;
 
 use crate::config::Config;
-use crate::rules::{Diagnostic, Rule};
+use crate::rules::{Code, Diagnostic, Rule};
 use crate::source::SourceFile;
 use crate::syntax::{self, LazyQuery, text};
 
-pub const ID: &str = "orm-bypass";
+pub const ID: Code = Code::OrmBypass;
 /// What `Model.query.method(...)` holds.
 const MODEL_QUERY: &str = ".query.";
 const QUERY_FILE: &str = "orm-bypass.scm";
@@ -54,7 +54,7 @@ impl OrmBypass {
 }
 
 impl Rule for OrmBypass {
-    fn codes(&self) -> &'static [&'static str] {
+    fn codes(&self) -> &'static [Code] {
         &[ID]
     }
 

@@ -32,13 +32,13 @@ use tree_sitter::Node;
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line};
-use crate::rules::{Diagnostic, Fixes, Rule};
+use crate::rules::{Code, Diagnostic, Fixes, Rule};
 use crate::source::{SourceFile, line_indent};
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, calls_one_of, statements, text,
 };
 
-pub const ID: &str = "release-before-close";
+pub const ID: Code = Code::ReleaseBeforeClose;
 
 /// A close call (or its statement) and the name it closes.
 type Close<'t, 's> = (Node<'t>, &'s [u8]);
@@ -75,8 +75,8 @@ impl ReleaseBeforeClose {
 }
 
 impl Rule for ReleaseBeforeClose {
-    fn codes(&self) -> &'static [&'static str] {
-        &["release-before-close", "close-in-expression"]
+    fn codes(&self) -> &'static [Code] {
+        &[Code::ReleaseBeforeClose, Code::CloseInExpression]
     }
 
     fn fixes(&self) -> Fixes {
@@ -134,7 +134,7 @@ impl Rule for ReleaseBeforeClose {
                 }
                 if syntax::statement_call(stmt) != Some(close) {
                     out.push(Diagnostic::new(
-                        "close-in-expression",
+                        Code::CloseInExpression,
                         close,
                         format!(
                             "`{}.close()` is inside an expression, where the release cannot go before it; \

@@ -36,14 +36,14 @@ use tree_sitter::Node;
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line, before_statement};
-use crate::rules::{Diagnostic, Fixes, Rule, last_parts};
+use crate::rules::{Code, Diagnostic, Fixes, Rule, last_parts};
 use crate::source::{SourceFile, line_end, line_indent};
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, calls_one_of, statement_assignment, statements,
     text,
 };
 
-pub const ID: &str = "tracked-helper";
+pub const ID: Code = Code::TrackedHelper;
 const QUERY_FILE: &str = "tracked-helper.scm";
 
 pub struct TrackedHelper {
@@ -67,11 +67,11 @@ impl TrackedHelper {
 }
 
 impl Rule for TrackedHelper {
-    fn codes(&self) -> &'static [&'static str] {
+    fn codes(&self) -> &'static [Code] {
         &[
-            "tracked-helper",
-            "unrecognised-helper",
-            "untrackable-connection",
+            Code::TrackedHelper,
+            Code::UnrecognisedHelper,
+            Code::UntrackableConnection,
         ]
     }
 
@@ -135,7 +135,7 @@ impl<'t> Helper<'_, 't> {
 
     fn decline(&self, why: &str) -> Option<Diagnostic> {
         Some(Diagnostic::new(
-            "unrecognised-helper",
+            Code::UnrecognisedHelper,
             self.function,
             format!(
                 "helper `{}` is not tracked and has a shape connfix does not rewrite ({why}); add the audit's tracking by hand",
@@ -183,7 +183,7 @@ impl<'t> Helper<'_, 't> {
         };
         if let Some(raw) = call.and_then(|c| calls_one_of(c, &config.raw_connections, src)) {
             return Some(Diagnostic::new(
-                "untrackable-connection",
+                Code::UntrackableConnection,
                 self.function,
                 format!(
                     "helper `{}` returns a `{}(...)` connection, which takes no attributes: the audit's \

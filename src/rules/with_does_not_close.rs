@@ -17,14 +17,14 @@ use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::rules::connections::{Acquisition, UseKind};
-use crate::rules::{Diagnostic, last_parts};
+use crate::rules::{Code, Diagnostic, last_parts};
 use crate::source::SourceFile;
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, calls_one_of, statement_assignment, statements,
     text,
 };
 
-pub const ID: &str = "with-does-not-close";
+pub const ID: Code = Code::WithDoesNotClose;
 const QUERY_FILE: &str = "with-does-not-close.scm";
 
 pub struct WithDoesNotClose {
