@@ -646,6 +646,7 @@ macro_rules! fields {
 }
 
 fields!(
+    alias,
     alternative,
     arguments,
     attribute,
@@ -658,7 +659,11 @@ fields!(
     module_name,
     name,
     object,
+    parameters,
     right,
+    subject,
+    superclasses,
+    value,
 );
 
 /// `Node::child_by_field_name` by the field's id (`FIELDS`).

@@ -1,0 +1,1280 @@
+//! The semantic model of one scope (a function, lambda, class body or the
+//! module), built once and read by every rule: which names it binds and
+//! how (assignment, walrus, loop, `with`, import, parameter, `del`, ...),
+//! which names it reads and what each read does with the value (a method
+//! call, an argument, returned, stored, captured by a nested function), the
+//! `try` clauses around each, its `return` and `raise` exits, and per read
+//! the bindings that may reach it along the scope's control flow.
+//!
+//! The reaching bindings come from one pass over the scope's statements in
+//! order (a may-analysis over a bit set of binding ids): branches join,
+//! loops run to a fixed point, an exception anywhere in a `try` body may
+//! reach its handlers and its `finally`, and `return`/`raise`/`break`/
+//! `continue` reach the `finally` clauses they leave. Where it cannot be
+//! exact it errs towards "may reach": every rule's use of it stays safe
+//! that way (a release guarded by `hasattr` on a connection that is not
+//! tracked does nothing; an engine that may be used later is not disposed).
+//!
+//! A read inside a nested function or lambda is `Captured`: it may run at
+//! any time later, so every binding of the name in this scope may reach it.
+//! Comprehensions are read as part of the scope.
+//!
+//! Models are built lazily, per scope, the first time a rule asks
+//! (`Semantic::scope`), and shared by the rules of one pass over a file.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use tree_sitter::Node;
+
+use crate::source::SourceFile;
+use crate::syntax::{self, FIELDS, FieldChild, KindName, text};
+
+pub type BindingId = u32;
+pub type GuardId = u32;
+
+/// How a binding binds its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingKind {
+    Param,
+    Assign,
+    AugAssign,
+    Walrus,
+    Loop,
+    With,
+    Import,
+    Def,
+    Except,
+    Del,
+}
+
+#[derive(Debug, Clone)]
+pub struct Binding<'t> {
+    pub name: &'t [u8],
+    pub kind: BindingKind,
+    /// The identifier bound (the statement, for imports and definitions
+    /// without one).
+    pub ident: Node<'t>,
+    /// The statement of this scope that holds the binding.
+    pub statement: Node<'t>,
+    /// The value bound, when the whole target is the plain name:
+    /// `name = value`, `a = name = value`, `(name := value)`.
+    pub value: Option<Node<'t>>,
+    pub guard: Option<GuardId>,
+}
+
+/// What a read of a name does with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role<'t> {
+    /// `name.method(...)`; `statement`: the call (or its `await`) is a whole
+    /// expression statement.
+    MethodCall {
+        method: &'t [u8],
+        call: Node<'t>,
+        statement: bool,
+    },
+    /// `name.attribute`, not called.
+    Attribute,
+    /// Handed to a call, by position or keyword.
+    Argument { call: Node<'t> },
+    Returned,
+    Yielded,
+    /// The value of an assignment: to an attribute or item (`x.y = name`),
+    /// or to another name (an alias).
+    Stored,
+    /// An element of a list, tuple, set or dict display.
+    Contained,
+    /// `with name:` or `with name as x:`.
+    WithItem,
+    /// Read inside a nested function, lambda or class: it may run at any
+    /// time later.
+    Captured,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reference<'t> {
+    pub name: &'t [u8],
+    pub ident: Node<'t>,
+    pub role: Role<'t>,
+    /// The statement of this scope that holds the read (for a read in a
+    /// nested scope: the statement that holds that scope).
+    pub statement: Node<'t>,
+    pub guard: Option<GuardId>,
+    /// The bindings of this scope that may reach the read, in id order.
+    pub reaching: Vec<BindingId>,
+}
+
+/// Which clause of a `try` statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clause {
+    Body,
+    Except,
+    Else,
+    Finally,
+}
+
+/// One clause of a `try` around part of the scope.
+#[derive(Debug, Clone)]
+pub struct Guard<'t> {
+    pub try_statement: Node<'t>,
+    pub clause: Clause,
+    /// The clause around this `try`, if any.
+    pub parent: Option<GuardId>,
+    /// Whether the `try` has `except` clauses.
+    pub handlers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    Return,
+    Raise,
+}
+
+/// A `return` or `raise` of the scope.
+#[derive(Debug, Clone)]
+pub struct Exit<'t> {
+    pub node: Node<'t>,
+    pub kind: ExitKind,
+    pub guard: Option<GuardId>,
+}
+
+/// One scope's names, reads, `try` clauses and exits.
+#[derive(Debug)]
+pub struct ScopeModel<'t> {
+    pub node: Node<'t>,
+    pub bindings: Vec<Binding<'t>>,
+    pub references: Vec<Reference<'t>>,
+    pub guards: Vec<Guard<'t>>,
+    pub exits: Vec<Exit<'t>>,
+    /// Names declared `global` or `nonlocal` in the scope.
+    pub declared: Vec<&'t [u8]>,
+}
+
+impl<'t> ScopeModel<'t> {
+    /// The reads that binding `b` may reach.
+    pub fn uses(&self, b: BindingId) -> impl Iterator<Item = &Reference<'t>> {
+        self.references
+            .iter()
+            .filter(move |r| r.reaching.binary_search(&b).is_ok())
+    }
+
+    /// The bindings of `name` in the scope.
+    pub fn bindings_of<'s>(&'s self, name: &'s [u8]) -> impl Iterator<Item = BindingId> + 's {
+        self.bindings
+            .iter()
+            .enumerate()
+            .filter(move |(_, b)| b.name == name)
+            .map(|(i, _)| i as BindingId)
+    }
+
+    /// The reads of `name` in the scope (nested scopes included).
+    pub fn references_of<'s>(
+        &'s self,
+        name: &'s [u8],
+    ) -> impl Iterator<Item = &'s Reference<'t>> + 's {
+        self.references.iter().filter(move |r| r.name == name)
+    }
+
+    /// The read at this identifier, if the scope has one there.
+    pub fn reference_at(&self, ident: Node) -> Option<&Reference<'t>> {
+        self.references.iter().find(|r| r.ident == ident)
+    }
+
+    pub fn is_declared(&self, name: &[u8]) -> bool {
+        self.declared.contains(&name)
+    }
+
+    /// The clauses around `guard`, innermost first.
+    pub fn guards_out(&self, guard: Option<GuardId>) -> impl Iterator<Item = &Guard<'t>> {
+        let mut at = guard;
+        std::iter::from_fn(move || {
+            let g = &self.guards[at? as usize];
+            at = g.parent;
+            Some(g)
+        })
+    }
+
+    /// The innermost `finally` clause around `guard`, if any.
+    pub fn finally_of(&self, guard: Option<GuardId>) -> Option<&Guard<'t>> {
+        self.guards_out(guard).find(|g| g.clause == Clause::Finally)
+    }
+
+    /// Whether a `raise` at this exit is caught inside the scope: a `try`
+    /// around it, in its body, has `except` clauses (connfix does not
+    /// judge which exceptions they take: it errs towards "caught", which
+    /// only ever means one finding fewer).
+    pub fn caught(&self, exit: &Exit) -> bool {
+        exit.kind == ExitKind::Raise
+            && self
+                .guards_out(exit.guard)
+                .any(|g| g.clause == Clause::Body && g.handlers)
+    }
+}
+
+/// The models of one file's scopes, built when first asked for.
+pub struct Semantic<'t> {
+    file: &'t SourceFile,
+    models: RefCell<HashMap<usize, Rc<ScopeModel<'t>>>>,
+}
+
+impl<'t> Semantic<'t> {
+    pub fn new(file: &'t SourceFile) -> Semantic<'t> {
+        Semantic {
+            file,
+            models: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn file(&self) -> &'t SourceFile {
+        self.file
+    }
+
+    /// The model of the scope `node` opens: a function definition, lambda,
+    /// class definition, or the module.
+    pub fn scope(&self, node: Node<'t>) -> Rc<ScopeModel<'t>> {
+        if let Some(model) = self.models.borrow().get(&node.id()) {
+            return model.clone();
+        }
+        let model = Rc::new(Builder::build(node, &self.file.text));
+        self.models.borrow_mut().insert(node.id(), model.clone());
+        model
+    }
+
+    /// The scopes from `scope` outwards that a free name in it resolves
+    /// through (enclosing functions, then the module; class bodies are
+    /// skipped as Python skips them), innermost first; `scope` excluded.
+    pub fn enclosing(&self, scope: Node<'t>) -> Vec<Node<'t>> {
+        let mut out = Vec::new();
+        let mut at = scope.parent();
+        while let Some(node) = at {
+            if matches!(node.kind_name(), "function_definition" | "lambda" | "module") {
+                out.push(node);
+            }
+            at = node.parent();
+        }
+        out
+    }
+}
+
+/// A set of binding ids, as bits; `None` where no path arrives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct State(Option<Vec<u64>>);
+
+impl State {
+    fn live() -> State {
+        State(Some(Vec::new()))
+    }
+
+    fn dead() -> State {
+        State(None)
+    }
+
+    fn join(&mut self, other: &State) {
+        match (&mut self.0, &other.0) {
+            (_, None) => {}
+            (None, Some(b)) => self.0 = Some(b.clone()),
+            (Some(a), Some(b)) => {
+                if a.len() < b.len() {
+                    a.resize(b.len(), 0);
+                }
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x |= *y;
+                }
+            }
+        }
+    }
+
+    fn set(&mut self, b: BindingId) {
+        if let Some(bits) = &mut self.0 {
+            let (word, bit) = (b as usize / 64, b % 64);
+            if bits.len() <= word {
+                bits.resize(word + 1, 0);
+            }
+            bits[word] |= 1 << bit;
+        }
+    }
+
+    fn clear(&mut self, b: BindingId) {
+        if let Some(bits) = &mut self.0 {
+            let (word, bit) = (b as usize / 64, b % 64);
+            if let Some(w) = bits.get_mut(word) {
+                *w &= !(1 << bit);
+            }
+        }
+    }
+
+    fn has(&self, b: BindingId) -> bool {
+        self.0.as_ref().is_some_and(|bits| {
+            bits.get(b as usize / 64)
+                .is_some_and(|w| w & (1 << (b % 64)) != 0)
+        })
+    }
+}
+
+/// Where an abrupt exit goes: the loops and `try` statements around the
+/// statement being read.
+enum Frame {
+    Loop {
+        breaks: State,
+        continues: State,
+    },
+    Try {
+        /// What may reach the handlers: the state before every statement
+        /// of the body.
+        handlers: State,
+        /// What may reach the `finally` other than by falling through.
+        finally: State,
+        /// Whether the frame is in its body (an exception there reaches
+        /// the handlers) or past it.
+        in_body: bool,
+    },
+}
+
+struct Builder<'t, 's> {
+    src: &'s [u8],
+    model: ScopeModel<'t>,
+    /// Binding and reference ids by node id: loops are read more than once.
+    binding_at: HashMap<usize, BindingId>,
+    reference_at: HashMap<usize, usize>,
+    /// Binding ids by name.
+    by_name: HashMap<&'t [u8], Vec<BindingId>>,
+    frames: Vec<Frame>,
+    guard: Option<GuardId>,
+    statement: Option<Node<'t>>,
+}
+
+impl<'t, 's> Builder<'t, 's>
+where
+    's: 't,
+{
+    fn build(scope: Node<'t>, src: &'s [u8]) -> ScopeModel<'t> {
+        let mut b = Builder {
+            src,
+            model: ScopeModel {
+                node: scope,
+                bindings: Vec::new(),
+                references: Vec::new(),
+                guards: Vec::new(),
+                exits: Vec::new(),
+                declared: Vec::new(),
+            },
+            binding_at: HashMap::new(),
+            reference_at: HashMap::new(),
+            by_name: HashMap::new(),
+            frames: Vec::new(),
+            guard: None,
+            statement: None,
+        };
+        let mut state = State::live();
+        match scope.kind_name() {
+            "module" => {
+                b.block(scope, state);
+            }
+            "function_definition" => {
+                if let Some(parameters) = scope.field(FIELDS.parameters) {
+                    b.statement = Some(scope);
+                    b.parameters(parameters, &mut state);
+                }
+                if let Some(body) = scope.field(FIELDS.body) {
+                    b.block(body, state);
+                }
+            }
+            "lambda" => {
+                b.statement = Some(scope);
+                if let Some(parameters) = scope.field(FIELDS.parameters) {
+                    b.parameters(parameters, &mut state);
+                }
+                if let Some(body) = scope.field(FIELDS.body) {
+                    b.expression(body, &mut state);
+                }
+            }
+            "class_definition" => {
+                if let Some(body) = scope.field(FIELDS.body) {
+                    b.block(body, state);
+                }
+            }
+            _ => {}
+        }
+        // A captured read may run whenever the nested scope runs: every
+        // binding of its name may reach it.
+        let Builder {
+            mut model, by_name, ..
+        } = b;
+        for r in &mut model.references {
+            if r.role == Role::Captured {
+                r.reaching = by_name.get(r.name).cloned().unwrap_or_default();
+            }
+            r.reaching.sort_unstable();
+            r.reaching.dedup();
+        }
+        model
+    }
+
+    fn name(&self, node: Node) -> &'t [u8] {
+        let range = node.byte_range();
+        // SAFETY of the lifetime: `src` outlives `'t` ('s: 't).
+        &self.src[range]
+    }
+
+    /// Record a binding of the identifier (or of the node standing for the
+    /// name, for imports) and make it the only one of its name in `state`.
+    fn bind(
+        &mut self,
+        ident: Node<'t>,
+        name: &'t [u8],
+        kind: BindingKind,
+        value: Option<Node<'t>>,
+        state: &mut State,
+    ) {
+        let id = match self.binding_at.get(&ident.id()) {
+            Some(id) => *id,
+            None => {
+                let id = self.model.bindings.len() as BindingId;
+                self.model.bindings.push(Binding {
+                    name,
+                    kind,
+                    ident,
+                    statement: self.statement.unwrap_or(ident),
+                    value,
+                    guard: self.guard,
+                });
+                self.binding_at.insert(ident.id(), id);
+                self.by_name.entry(name).or_default().push(id);
+                id
+            }
+        };
+        if let Some(others) = self.by_name.get(name) {
+            for other in others {
+                state.clear(*other);
+            }
+        }
+        state.set(id);
+    }
+
+    fn read(&mut self, ident: Node<'t>, role: Role<'t>, state: &State) {
+        let name = self.name(ident);
+        let reaching: Vec<BindingId> = match self.by_name.get(name) {
+            Some(ids) if role != Role::Captured => {
+                ids.iter().copied().filter(|b| state.has(*b)).collect()
+            }
+            _ => Vec::new(),
+        };
+        match self.reference_at.get(&ident.id()) {
+            Some(&at) => self.model.references[at].reaching.extend(reaching),
+            None => {
+                self.reference_at
+                    .insert(ident.id(), self.model.references.len());
+                self.model.references.push(Reference {
+                    name,
+                    ident,
+                    role,
+                    statement: self.statement.unwrap_or(ident),
+                    guard: self.guard,
+                    reaching,
+                });
+            }
+        }
+    }
+
+    fn parameters(&mut self, parameters: Node<'t>, state: &mut State) {
+        let mut cursor = parameters.walk();
+        let children: Vec<Node> = parameters.named_children(&mut cursor).collect();
+        for p in children {
+            // Defaults are read where the definition runs: in the
+            // enclosing scope. Only the names are this scope's.
+            let ident = match p.kind_name() {
+                "identifier" => Some(p),
+                "default_parameter" | "typed_default_parameter" => p.field(FIELDS.name),
+                "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
+                    let mut c = p.walk();
+                    let first = p.named_children(&mut c).find(|c| c.kind_name() == "identifier");
+                    first
+                }
+                _ => None,
+            };
+            if let Some(ident) = ident.filter(|i| i.kind_name() == "identifier") {
+                let name = self.name(ident);
+                self.bind(ident, name, BindingKind::Param, None, state);
+            }
+        }
+    }
+
+    /// An exception may be raised here: what reaches the handlers of the
+    /// `try` whose body holds this point, and every `finally` on the way.
+    fn may_raise(&mut self, state: &State) {
+        for frame in self.frames.iter_mut().rev() {
+            if let Frame::Try {
+                handlers,
+                finally,
+                in_body,
+            } = frame
+            {
+                finally.join(state);
+                if *in_body {
+                    handlers.join(state);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// `return` or `raise`: the `finally` clauses it leaves run.
+    fn leave(&mut self, state: &State) {
+        for frame in self.frames.iter_mut() {
+            if let Frame::Try { finally, .. } = frame {
+                finally.join(state);
+            }
+        }
+    }
+
+    fn block(&mut self, block: Node<'t>, mut state: State) -> State {
+        let mut cursor = block.walk();
+        let children: Vec<Node<'t>> = block.named_children(&mut cursor).collect();
+        for stmt in children {
+            if stmt.kind_name() == "comment" {
+                continue;
+            }
+            state = self.statement(stmt, state);
+        }
+        state
+    }
+
+    fn branch(&mut self, block: Option<Node<'t>>, state: &State) -> State {
+        match block {
+            Some(block) => self.block(block, state.clone()),
+            None => state.clone(),
+        }
+    }
+
+    fn statement(&mut self, stmt: Node<'t>, mut state: State) -> State {
+        let outer = self.statement.replace(stmt);
+        self.may_raise(&state);
+        let out = self.statement_inner(stmt, &mut state);
+        self.statement = outer;
+        out
+    }
+
+    fn statement_inner(&mut self, stmt: Node<'t>, state: &mut State) -> State {
+        let field = |id| stmt.field(id);
+        match stmt.kind_name() {
+            "expression_statement" => {
+                let mut cursor = stmt.walk();
+                let children: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
+                for child in children {
+                    match child.kind_name() {
+                        "assignment" => self.assignment(child, state),
+                        "augmented_assignment" => {
+                            if let Some(right) = child.field(FIELDS.right) {
+                                self.expression(right, state);
+                            }
+                            if let Some(left) = child.field(FIELDS.left) {
+                                self.expression(left, state);
+                                if left.kind_name() == "identifier" {
+                                    let name = self.name(left);
+                                    self.bind(left, name, BindingKind::AugAssign, None, state);
+                                }
+                            }
+                        }
+                        _ => self.expression_in(child, &[stmt], state),
+                    }
+                }
+                state.clone()
+            }
+            "return_statement" | "raise_statement" => {
+                let mut cursor = stmt.walk();
+                let children: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
+                for child in children {
+                    self.expression_in(child, &[stmt], state);
+                }
+                let kind = if stmt.kind_name() == "return_statement" {
+                    ExitKind::Return
+                } else {
+                    self.may_raise(state);
+                    ExitKind::Raise
+                };
+                self.model.exits.push(Exit {
+                    node: stmt,
+                    kind,
+                    guard: self.guard,
+                });
+                self.leave(state);
+                State::dead()
+            }
+            "break_statement" | "continue_statement" => {
+                let brk = stmt.kind_name() == "break_statement";
+                for frame in self.frames.iter_mut().rev() {
+                    match frame {
+                        Frame::Try { finally, .. } => finally.join(state),
+                        Frame::Loop { breaks, continues } => {
+                            if brk {
+                                breaks.join(state);
+                            } else {
+                                continues.join(state);
+                            }
+                            break;
+                        }
+                    }
+                }
+                State::dead()
+            }
+            "if_statement" => {
+                if let Some(c) = field(FIELDS.condition) {
+                    self.expression(c, state);
+                }
+                let mut out = self.branch(field(FIELDS.consequence), state);
+                let mut has_else = false;
+                let mut cursor = stmt.walk();
+                let clauses: Vec<Node<'t>> = stmt
+                    .children_by_field_id(FIELDS.alternative, &mut cursor)
+                    .collect();
+                let mut at = state.clone();
+                for clause in clauses {
+                    if clause.kind_name() == "else_clause" {
+                        has_else = true;
+                        out.join(&self.branch(clause.field(FIELDS.body), &at));
+                    } else {
+                        if let Some(c) = clause.field(FIELDS.condition) {
+                            self.expression(c, &mut at);
+                        }
+                        out.join(&self.branch(clause.field(FIELDS.consequence), &at));
+                    }
+                }
+                if !has_else {
+                    out.join(&at);
+                }
+                out
+            }
+            "for_statement" | "while_statement" => {
+                let is_for = stmt.kind_name() == "for_statement";
+                if is_for {
+                    if let Some(right) = field(FIELDS.right) {
+                        self.expression(right, state);
+                    }
+                }
+                let mut head = state.clone();
+                let mut exit = State::dead();
+                // Until nothing new reaches the loop's head (the sets only
+                // grow, so a few rounds do).
+                for _ in 0..8 {
+                    let mut entry = head.clone();
+                    if is_for {
+                        if let Some(left) = field(FIELDS.left) {
+                            self.targets(left, BindingKind::Loop, None, &mut entry);
+                        }
+                    } else if let Some(c) = field(FIELDS.condition) {
+                        self.expression(c, &mut entry);
+                    }
+                    exit.join(&head);
+                    self.frames.push(Frame::Loop {
+                        breaks: State::dead(),
+                        continues: State::dead(),
+                    });
+                    let body = self.branch(field(FIELDS.body), &entry);
+                    let Some(Frame::Loop { breaks, continues }) = self.frames.pop() else {
+                        unreachable!("the loop's frame is on top");
+                    };
+                    exit.join(&breaks);
+                    let mut next = head.clone();
+                    next.join(&body);
+                    next.join(&continues);
+                    if next == head {
+                        break;
+                    }
+                    head = next;
+                }
+                let alternative = field(FIELDS.alternative).and_then(|e| e.field(FIELDS.body));
+                let mut out = self.branch(alternative, &head);
+                out.join(&exit);
+                out
+            }
+            "try_statement" => self.try_statement(stmt, state),
+            "with_statement" => {
+                let mut cursor = stmt.walk();
+                let clauses: Vec<Node<'t>> = stmt
+                    .named_children(&mut cursor)
+                    .filter(|c| c.kind_name() == "with_clause")
+                    .collect();
+                for clause in clauses {
+                    let mut c = clause.walk();
+                    let items: Vec<Node<'t>> = clause.named_children(&mut c).collect();
+                    for item in items {
+                        let Some(value) = item.field(FIELDS.value) else {
+                            continue;
+                        };
+                        if value.kind_name() == "as_pattern" {
+                            if let Some(v) = value.named_child(0) {
+                                self.expression_in(v, &[item, value], state);
+                            }
+                            if let Some(alias) = value.field(FIELDS.alias) {
+                                self.targets(alias, BindingKind::With, None, state);
+                            }
+                        } else {
+                            self.expression_in(value, &[item], state);
+                        }
+                    }
+                }
+                self.branch(field(FIELDS.body), state)
+            }
+            "match_statement" => {
+                if let Some(subject) = field(FIELDS.subject) {
+                    self.expression(subject, state);
+                }
+                let mut out = state.clone();
+                if let Some(body) = field(FIELDS.body) {
+                    let mut cursor = body.walk();
+                    let cases: Vec<Node<'t>> = body
+                        .named_children(&mut cursor)
+                        .filter(|c| c.kind_name() == "case_clause")
+                        .collect();
+                    for case in cases {
+                        out.join(&self.branch(case.field(FIELDS.consequence), state));
+                    }
+                }
+                out
+            }
+            "function_definition" | "class_definition" => {
+                self.definition(stmt, state);
+                state.clone()
+            }
+            "decorated_definition" => {
+                let mut cursor = stmt.walk();
+                let decorators: Vec<Node<'t>> = stmt
+                    .named_children(&mut cursor)
+                    .filter(|c| c.kind_name() == "decorator")
+                    .collect();
+                for decorator in decorators {
+                    self.expression(decorator, state);
+                }
+                if let Some(definition) = field(FIELDS.definition) {
+                    self.definition(definition, state);
+                }
+                state.clone()
+            }
+            "delete_statement" => {
+                for name in syntax::bound_names(stmt) {
+                    let text = self.name(name);
+                    self.bind(name, text, BindingKind::Del, None, state);
+                }
+                state.clone()
+            }
+            "global_statement" | "nonlocal_statement" => {
+                let mut cursor = stmt.walk();
+                let names: Vec<Node<'t>> = stmt
+                    .named_children(&mut cursor)
+                    .filter(|c| c.kind_name() == "identifier")
+                    .collect();
+                for name in names {
+                    let text = self.name(name);
+                    self.model.declared.push(text);
+                }
+                state.clone()
+            }
+            "import_statement" | "import_from_statement" | "future_import_statement" => {
+                self.import(stmt, state);
+                state.clone()
+            }
+            _ => {
+                // Other simple statements (assert, pass, print, exec, type
+                // aliases): their reads.
+                let mut cursor = stmt.walk();
+                let children: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
+                for child in children {
+                    self.expression(child, state);
+                }
+                state.clone()
+            }
+        }
+    }
+
+    fn try_statement(&mut self, stmt: Node<'t>, state: &mut State) -> State {
+        let mut cursor = stmt.walk();
+        let clauses: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
+        let handlers = clauses
+            .iter()
+            .any(|c| matches!(c.kind_name(), "except_clause" | "except_group_clause"));
+        let outer_guard = self.guard;
+        let guard = |b: &mut Self, clause: Clause| {
+            let id = b.model.guards.len() as GuardId;
+            b.model.guards.push(Guard {
+                try_statement: stmt,
+                clause,
+                parent: outer_guard,
+                handlers,
+            });
+            b.guard = Some(id);
+        };
+        self.frames.push(Frame::Try {
+            handlers: State::dead(),
+            finally: State::dead(),
+            in_body: true,
+        });
+        guard(self, Clause::Body);
+        let body = self.branch(stmt.field(FIELDS.body), state);
+        let mut caught = match self.frames.last_mut() {
+            Some(Frame::Try {
+                handlers, in_body, ..
+            }) => {
+                *in_body = false;
+                let mut caught = handlers.clone();
+                caught.join(&body);
+                caught
+            }
+            _ => unreachable!("the try's frame is on top"),
+        };
+        // What falls through to the `finally`.
+        let mut through = State::dead();
+        let mut has_else = false;
+        let mut finally_block = None;
+        for clause in &clauses {
+            match clause.kind_name() {
+                "except_clause" | "except_group_clause" => {
+                    guard(self, Clause::Except);
+                    let mut entry = caught.clone();
+                    let mut c = clause.walk();
+                    let parts: Vec<Node<'t>> = clause.named_children(&mut c).collect();
+                    let mut block = None;
+                    for part in parts {
+                        match part.kind_name() {
+                            "block" => block = Some(part),
+                            "as_pattern" => {
+                                if let Some(v) = part.named_child(0) {
+                                    self.expression(v, &mut entry);
+                                }
+                                if let Some(alias) = part.field(FIELDS.alias) {
+                                    self.targets(alias, BindingKind::Except, None, &mut entry);
+                                }
+                            }
+                            "comment" => {}
+                            _ => self.expression(part, &mut entry),
+                        }
+                    }
+                    through.join(&self.branch(block, &entry));
+                    // The handler's name is unbound at its end.
+                    caught.join(&State::dead());
+                }
+                "else_clause" => {
+                    has_else = true;
+                    guard(self, Clause::Else);
+                    through.join(&self.branch(clause.field(FIELDS.body), &body));
+                }
+                "finally_clause" => {
+                    let mut c = clause.walk();
+                    finally_block = clause
+                        .named_children(&mut c)
+                        .find(|p| p.kind_name() == "block");
+                }
+                _ => {}
+            }
+        }
+        if !has_else {
+            through.join(&body);
+        }
+        let Some(Frame::Try { finally, .. }) = self.frames.pop() else {
+            unreachable!("the try's frame is on top");
+        };
+        let out = match finally_block {
+            Some(block) => {
+                guard(self, Clause::Finally);
+                let mut entry = through.clone();
+                entry.join(&finally);
+                // A finally entered by an exception or a return ends the
+                // same way it was entered; joining them into what follows
+                // errs towards "may reach".
+                self.block(block, entry)
+            }
+            None => through,
+        };
+        self.guard = outer_guard;
+        out
+    }
+
+    /// A nested `def` or `class` as a statement of this scope: decorators
+    /// and defaults (and bases) are read now, the name is bound, the body
+    /// is read as captured.
+    fn definition(&mut self, def: Node<'t>, state: &mut State) {
+        if def.kind_name() == "function_definition" {
+            if let Some(parameters) = def.field(FIELDS.parameters) {
+                let mut cursor = parameters.walk();
+                let defaults: Vec<Node<'t>> = parameters
+                    .named_children(&mut cursor)
+                    .filter_map(|p| p.field(FIELDS.value))
+                    .collect();
+                for d in defaults {
+                    self.expression(d, state);
+                }
+            }
+        } else if let Some(bases) = def.field(FIELDS.superclasses) {
+            self.expression(bases, state);
+        }
+        self.captured(def, state);
+        if let Some(name) = def.field(FIELDS.name) {
+            let text = self.name(name);
+            self.bind(name, text, BindingKind::Def, None, state);
+        }
+    }
+
+    fn import(&mut self, stmt: Node<'t>, state: &mut State) {
+        let mut cursor = stmt.walk();
+        let names: Vec<Node<'t>> = stmt
+            .children_by_field_id(FIELDS.name, &mut cursor)
+            .collect();
+        for name in names {
+            // `import a.b` binds `a`; `import a.b as c` and `from m import
+            // x as c` bind `c`; `from m import x` binds `x`.
+            let bound = match name.kind_name() {
+                "aliased_import" => name.field(FIELDS.alias),
+                "dotted_name" if stmt.kind_name() == "import_statement" => name.named_child(0),
+                "dotted_name" => name.named_child((name.named_child_count() as u32).saturating_sub(1)),
+                _ => None,
+            };
+            if let Some(ident) = bound {
+                let text = self.name(ident);
+                self.bind(ident, text, BindingKind::Import, None, state);
+            }
+        }
+    }
+
+    fn assignment(&mut self, assignment: Node<'t>, state: &mut State) {
+        // `a = b = value`: the value first, then the targets left to right.
+        let mut targets = Vec::new();
+        let mut at = assignment;
+        let value = loop {
+            if let Some(left) = at.field(FIELDS.left) {
+                targets.push(left);
+            }
+            match at.field(FIELDS.right) {
+                Some(right) if right.kind_name() == "assignment" => at = right,
+                other => break other,
+            }
+        };
+        if let Some(value) = value {
+            self.expression_in(value, &[at], state);
+        }
+        for target in targets {
+            self.targets(target, BindingKind::Assign, value, state);
+        }
+    }
+
+    /// Bind the plain names of a target; read what else it holds
+    /// (`x.y`, `d[k]`). `value` is recorded for a target that is one name.
+    fn targets(
+        &mut self,
+        target: Node<'t>,
+        kind: BindingKind,
+        value: Option<Node<'t>>,
+        state: &mut State,
+    ) {
+        if target.kind_name() == "identifier" {
+            let name = self.name(target);
+            self.bind(target, name, kind, value, state);
+            return;
+        }
+        let mut stack = vec![target];
+        let mut cursor = target.walk();
+        while let Some(n) = stack.pop() {
+            match n.kind_name() {
+                "identifier" => {
+                    let name = self.name(n);
+                    self.bind(n, name, kind, None, state);
+                }
+                "pattern_list"
+                | "tuple_pattern"
+                | "list_pattern"
+                | "list_splat_pattern"
+                | "parenthesized_expression"
+                | "as_pattern_target"
+                | "expression_list"
+                | "tuple"
+                | "list" => stack.extend(
+                    n.named_children(&mut cursor)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev(),
+                ),
+                _ => self.expression(n, state),
+            }
+        }
+    }
+
+    /// Every read in an expression, in order; walruses bind, lambdas are
+    /// captured. Iterative: expressions can nest thousands deep.
+    fn expression(&mut self, expr: Node<'t>, state: &mut State) {
+        self.expression_in(expr, &[], state);
+    }
+
+    /// `expression` for an expression whose ancestors (the nearest last)
+    /// are `above`, as far as roles need to look up.
+    fn expression_in(&mut self, expr: Node<'t>, above: &[Node<'t>], state: &mut State) {
+        let kinds = &*syntax::KINDS;
+        let mut cursor = expr.walk();
+        let mut path: Vec<Node<'t>> = above.to_vec();
+        'walk: loop {
+            let n = cursor.node();
+            let kind = n.kind_id();
+            let mut enter = true;
+            if kind == kinds.identifier {
+                if !is_not_a_read(n, path.last().copied()) {
+                    let role = role(n, &path, self.src);
+                    self.read(n, role, state);
+                }
+                enter = false;
+            } else if kind == kinds.lambda {
+                self.captured(n, state);
+                enter = false;
+            } else if n.kind_name() == "named_expression" {
+                if let Some(value) = n.field(FIELDS.value) {
+                    self.expression(value, state);
+                }
+                if let Some(name) = n.field(FIELDS.name) {
+                    let text = self.name(name);
+                    let value = n.field(FIELDS.value);
+                    self.bind(name, text, BindingKind::Walrus, value, state);
+                }
+                enter = false;
+            } else if n.kind_name() == "keyword_argument" {
+                // The keyword is not a read; the value is.
+                if let Some(value) = n.field(FIELDS.value) {
+                    path.push(n);
+                    self.expression_at(value, &mut path, state);
+                    path.pop();
+                }
+                enter = false;
+            }
+            if enter && cursor.goto_first_child() {
+                path.push(n);
+                continue;
+            }
+            loop {
+                if path.len() == above.len() {
+                    break 'walk;
+                }
+                if cursor.goto_next_sibling() {
+                    continue 'walk;
+                }
+                cursor.goto_parent();
+                path.pop();
+            }
+        }
+    }
+
+    /// `expression` for a node whose ancestors are `path` (so roles that
+    /// look above it see them).
+    fn expression_at(&mut self, expr: Node<'t>, path: &mut Vec<Node<'t>>, state: &mut State) {
+        if expr.kind_id() == syntax::KINDS.identifier {
+            let role = role(expr, path, self.src);
+            self.read(expr, role, state);
+        } else {
+            self.expression(expr, state);
+        }
+    }
+
+    /// The reads inside a nested scope of free names (not bound there),
+    /// as `Captured` reads of this scope.
+    fn captured(&mut self, scope: Node<'t>, _state: &State) {
+        let model = Builder::build(scope, self.src);
+        let local: Vec<&[u8]> = model
+            .bindings
+            .iter()
+            .map(|b| b.name)
+            .filter(|n| !model.declared.contains(n))
+            .collect();
+        for r in model.references {
+            if !local.contains(&r.name) && !self.reference_at.contains_key(&r.ident.id()) {
+                self.reference_at
+                    .insert(r.ident.id(), self.model.references.len());
+                self.model.references.push(Reference {
+                    name: r.name,
+                    ident: r.ident,
+                    role: Role::Captured,
+                    statement: self.statement.unwrap_or(scope),
+                    guard: self.guard,
+                    reaching: Vec::new(),
+                });
+            }
+        }
+    }
+}
+
+/// Identifiers that are not reads: attribute names, keywords of keyword
+/// arguments, parameter names, import names.
+fn is_not_a_read(ident: Node, parent: Option<Node>) -> bool {
+    let Some(parent) = parent else {
+        return false;
+    };
+    match parent.kind_name() {
+        "attribute" => parent.field(FIELDS.attribute) == Some(ident),
+        "keyword_argument" => parent.field(FIELDS.name) == Some(ident),
+        "dotted_name" | "aliased_import" | "import_from_statement" | "import_statement" => true,
+        "parameters" | "lambda_parameters" | "default_parameter" | "typed_parameter"
+        | "typed_default_parameter" => parent.field(FIELDS.value) != Some(ident),
+        _ => false,
+    }
+}
+
+/// What the read `ident` does with its value; `path` holds its ancestors,
+/// its parent last.
+fn role<'t>(ident: Node<'t>, path: &[Node<'t>], src: &'t [u8]) -> Role<'t> {
+    let up = |n: usize| path.len().checked_sub(n).map(|i| path[i]);
+    // Parentheses around the name do not change what is done with it.
+    let mut depth = 1;
+    let mut child = ident;
+    while let Some(p) = up(depth).filter(|p| p.kind_name() == "parenthesized_expression") {
+        child = p;
+        depth += 1;
+    }
+    let Some(parent) = up(depth) else {
+        return Role::Other;
+    };
+    match parent.kind_name() {
+        "attribute" if parent.field(FIELDS.object) == Some(child) => {
+            let call = up(depth + 1)
+                .filter(|c| c.kind_name() == "call" && c.field(FIELDS.function) == Some(parent));
+            match call {
+                Some(call) => {
+                    let method = parent.field(FIELDS.attribute).map_or(&b""[..], |a| text(a, src));
+                    let mut holder = up(depth + 2);
+                    if holder.is_some_and(|h| h.kind_name() == "await") {
+                        holder = up(depth + 3);
+                    }
+                    Role::MethodCall {
+                        method,
+                        call,
+                        statement: holder.is_some_and(|h| h.kind_name() == "expression_statement"),
+                    }
+                }
+                None => Role::Attribute,
+            }
+        }
+        "argument_list" => match up(depth + 1).filter(|c| c.kind_name() == "call") {
+            Some(call) => Role::Argument { call },
+            None => Role::Other,
+        },
+        "keyword_argument" if parent.field(FIELDS.value) == Some(child) => {
+            match up(depth + 2).filter(|c| c.kind_name() == "call") {
+                Some(call) => Role::Argument { call },
+                None => Role::Other,
+            }
+        }
+        "list_splat" | "dictionary_splat" => {
+            match up(depth + 2).filter(|c| c.kind_name() == "call") {
+                Some(call) => Role::Argument { call },
+                None => Role::Contained,
+            }
+        }
+        "return_statement" => Role::Returned,
+        "expression_list" if up(depth + 1).is_some_and(|p| p.kind_name() == "return_statement") => {
+            Role::Returned
+        }
+        "yield" => Role::Yielded,
+        "expression_list" if up(depth + 1).is_some_and(|p| p.kind_name() == "yield") => {
+            Role::Yielded
+        }
+        "list" | "tuple" | "set" | "dictionary" | "pair" | "expression_list" => Role::Contained,
+        "assignment" if parent.field(FIELDS.right) == Some(child) => Role::Stored,
+        "with_item" => Role::WithItem,
+        "as_pattern" if up(depth + 1).is_some_and(|p| p.kind_name() == "with_item") => {
+            Role::WithItem
+        }
+        _ => Role::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn with_model<R>(src: &str, f: impl FnOnce(&ScopeModel, &[u8]) -> R) -> R {
+        let file = SourceFile::new(Path::new("t.py"), src.as_bytes().to_vec()).unwrap();
+        let semantic = Semantic::new(&file);
+        let root = file.tree.root_node();
+        let function = root.named_child(0).unwrap();
+        let model = semantic.scope(function);
+        f(&model, &file.text)
+    }
+
+    /// For every read of `name`: its line and the lines of the bindings
+    /// that may reach it.
+    fn reaching(src: &str, name: &str) -> Vec<(usize, Vec<usize>)> {
+        with_model(src, |m, _| {
+            m.references_of(name.as_bytes())
+                .map(|r| {
+                    (
+                        r.ident.start_position().row + 1,
+                        r.reaching
+                            .iter()
+                            .map(|b| m.bindings[*b as usize].ident.start_position().row + 1)
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn branches_join_and_rebinding_kills() {
+        let src = "def f(a):\n    if a:\n        c = g()\n    else:\n        c = h()\n    c.close()\n    c = None\n    return c\n";
+        assert_eq!(reaching(src, "c"), [(6, vec![3, 5]), (8, vec![7])]);
+    }
+
+    #[test]
+    fn loops_reach_their_head_and_break_leaves() {
+        let src = "def f(xs):\n    c = g()\n    for x in xs:\n        c.use()\n        if x:\n            c = h()\n            break\n    c.close()\n";
+        assert_eq!(reaching(src, "c"), [(4, vec![2]), (8, vec![2, 6])]);
+    }
+
+    #[test]
+    fn exceptions_reach_handlers_and_finally() {
+        let src = "def f():\n    c = None\n    try:\n        c = g()\n        c = h()\n    except E:\n        c.a()\n    finally:\n        c.b()\n";
+        assert_eq!(reaching(src, "c"), [(7, vec![2, 4, 5]), (9, vec![2, 4, 5])]);
+    }
+
+    #[test]
+    fn returns_reach_finally_and_captures_see_every_binding() {
+        let src = "def f(x):\n    c = g()\n    try:\n        if x:\n            return 1\n        c = h()\n        k = lambda: c.close()\n    finally:\n        c.close()\n";
+        assert_eq!(reaching(src, "c"), [(7, vec![2, 6]), (9, vec![2, 6])]);
+    }
+
+    #[test]
+    fn roles_and_walrus_and_exits() {
+        let src = "def f(e):\n    if (c := g()):\n        c.close()\n    run(e)\n    x.y = e\n    e.dispose()\n    await c.close()\n    return (e, 1)\n";
+        with_model(src, |m, _| {
+            let w = m.bindings_of(b"c").next().unwrap();
+            assert_eq!(m.bindings[w as usize].kind, BindingKind::Walrus);
+            let roles: Vec<String> = m
+                .references
+                .iter()
+                .filter(|r| r.name == b"e" || r.name == b"c")
+                .map(|r| match r.role {
+                    Role::MethodCall {
+                        method, statement, ..
+                    } => format!("{}:{}", String::from_utf8_lossy(method), statement),
+                    other => format!("{other:?}").split(' ').next().unwrap().to_string(),
+                })
+                .collect();
+            assert_eq!(
+                roles,
+                [
+                    "close:true",
+                    "Argument",
+                    "Stored",
+                    "dispose:true",
+                    "close:true",
+                    "Contained"
+                ]
+            );
+            assert_eq!(m.exits.len(), 1);
+        });
+    }
+
+    #[test]
+    fn a_raise_inside_a_try_with_handlers_is_caught() {
+        let src = "def f():\n    try:\n        raise E\n    except E:\n        pass\n    raise F\n";
+        with_model(src, |m, _| {
+            let caught: Vec<bool> = m.exits.iter().map(|e| m.caught(e)).collect();
+            assert_eq!(caught, [true, false]);
+        });
+    }
+}
