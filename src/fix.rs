@@ -382,6 +382,7 @@ impl Fixer {
     /// after the first, which look for fixes and the fixed point).
     fn diagnostics(&self, file: &SourceFile, live: &[bool], fixing_only: bool) -> Vec<Diagnostic> {
         let silenced = Silenced::find(&file.text);
+        let cx = crate::rules::Context::new(file, &self.rules.config);
         let mut all: Vec<Diagnostic> = self
             .rules
             .rules
@@ -394,7 +395,7 @@ impl Fixer {
                 Fixes::Never => false,
             })
             .filter(|(i, _)| live[*i])
-            .flat_map(|(_, r)| r.check(file))
+            .flat_map(|(_, r)| r.check(&cx))
             .filter(|d| self.rules.enabled.contains(&d.rule) && !silenced.covers(&file.text, d))
             .collect();
         all.sort_by_key(|d| d.offset);

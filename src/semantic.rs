@@ -77,7 +77,9 @@ pub enum Role<'t> {
     /// `name.attribute`, not called.
     Attribute,
     /// Handed to a call, by position or keyword.
-    Argument { call: Node<'t> },
+    Argument {
+        call: Node<'t>,
+    },
     Returned,
     Yielded,
     /// The value of an assignment: to an attribute or item (`x.y = name`),
@@ -150,9 +152,17 @@ pub struct ScopeModel<'t> {
     pub exits: Vec<Exit<'t>>,
     /// Names declared `global` or `nonlocal` in the scope.
     pub declared: Vec<&'t [u8]>,
+    /// Binding and read ids by the node id of their identifier.
+    binding_at: HashMap<usize, BindingId>,
+    reference_at: HashMap<usize, usize>,
 }
 
 impl<'t> ScopeModel<'t> {
+    /// The binding made at this identifier, if any.
+    pub fn binding_at(&self, ident: Node) -> Option<BindingId> {
+        self.binding_at.get(&ident.id()).copied()
+    }
+
     /// The reads that binding `b` may reach.
     pub fn uses(&self, b: BindingId) -> impl Iterator<Item = &Reference<'t>> {
         self.references
@@ -179,7 +189,9 @@ impl<'t> ScopeModel<'t> {
 
     /// The read at this identifier, if the scope has one there.
     pub fn reference_at(&self, ident: Node) -> Option<&Reference<'t>> {
-        self.references.iter().find(|r| r.ident == ident)
+        self.reference_at
+            .get(&ident.id())
+            .map(|i| &self.references[*i])
     }
 
     pub fn is_declared(&self, name: &[u8]) -> bool {
@@ -249,7 +261,10 @@ impl<'t> Semantic<'t> {
         let mut out = Vec::new();
         let mut at = scope.parent();
         while let Some(node) = at {
-            if matches!(node.kind_name(), "function_definition" | "lambda" | "module") {
+            if matches!(
+                node.kind_name(),
+                "function_definition" | "lambda" | "module"
+            ) {
                 out.push(node);
             }
             at = node.parent();
@@ -359,6 +374,8 @@ where
                 guards: Vec::new(),
                 exits: Vec::new(),
                 declared: Vec::new(),
+                binding_at: HashMap::new(),
+                reference_at: HashMap::new(),
             },
             binding_at: HashMap::new(),
             reference_at: HashMap::new(),
@@ -400,8 +417,14 @@ where
         // A captured read may run whenever the nested scope runs: every
         // binding of its name may reach it.
         let Builder {
-            mut model, by_name, ..
+            mut model,
+            by_name,
+            binding_at,
+            reference_at,
+            ..
         } = b;
+        model.binding_at = binding_at;
+        model.reference_at = reference_at;
         for r in &mut model.references {
             if r.role == Role::Captured {
                 r.reaching = by_name.get(r.name).cloned().unwrap_or_default();
@@ -489,8 +512,8 @@ where
                 "default_parameter" | "typed_default_parameter" => p.field(FIELDS.name),
                 "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
                     let mut c = p.walk();
-                    let first = p.named_children(&mut c).find(|c| c.kind_name() == "identifier");
-                    first
+                    p.named_children(&mut c)
+                        .find(|c| c.kind_name() == "identifier")
                 }
                 _ => None,
             };
@@ -648,10 +671,8 @@ where
             }
             "for_statement" | "while_statement" => {
                 let is_for = stmt.kind_name() == "for_statement";
-                if is_for {
-                    if let Some(right) = field(FIELDS.right) {
-                        self.expression(right, state);
-                    }
+                if let Some(right) = field(FIELDS.right).filter(|_| is_for) {
+                    self.expression(right, state);
                 }
                 let mut head = state.clone();
                 let mut exit = State::dead();
@@ -926,7 +947,9 @@ where
             let bound = match name.kind_name() {
                 "aliased_import" => name.field(FIELDS.alias),
                 "dotted_name" if stmt.kind_name() == "import_statement" => name.named_child(0),
-                "dotted_name" => name.named_child((name.named_child_count() as u32).saturating_sub(1)),
+                "dotted_name" => {
+                    name.named_child((name.named_child_count() as u32).saturating_sub(1))
+                }
                 _ => None,
             };
             if let Some(ident) = bound {
@@ -1107,7 +1130,10 @@ fn is_not_a_read(ident: Node, parent: Option<Node>) -> bool {
         "attribute" => parent.field(FIELDS.attribute) == Some(ident),
         "keyword_argument" => parent.field(FIELDS.name) == Some(ident),
         "dotted_name" | "aliased_import" | "import_from_statement" | "import_statement" => true,
-        "parameters" | "lambda_parameters" | "default_parameter" | "typed_parameter"
+        "parameters"
+        | "lambda_parameters"
+        | "default_parameter"
+        | "typed_parameter"
         | "typed_default_parameter" => parent.field(FIELDS.value) != Some(ident),
         _ => false,
     }
@@ -1133,7 +1159,9 @@ fn role<'t>(ident: Node<'t>, path: &[Node<'t>], src: &'t [u8]) -> Role<'t> {
                 .filter(|c| c.kind_name() == "call" && c.field(FIELDS.function) == Some(parent));
             match call {
                 Some(call) => {
-                    let method = parent.field(FIELDS.attribute).map_or(&b""[..], |a| text(a, src));
+                    let method = parent
+                        .field(FIELDS.attribute)
+                        .map_or(&b""[..], |a| text(a, src));
                     let mut holder = up(depth + 2);
                     if holder.is_some_and(|h| h.kind_name() == "await") {
                         holder = up(depth + 3);

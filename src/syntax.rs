@@ -373,11 +373,16 @@ pub fn calls_one_of(call: Node, names: &[String], src: &[u8]) -> Option<usize> {
     if call.kind_name() != "call" {
         return None;
     }
-    let function = call.field(FIELDS.function)?;
-    if !matches!(function.kind_name(), "identifier" | "attribute") {
+    callee_is_one_of(call.field(FIELDS.function)?, names, src)
+}
+
+/// Whether the expression `callee` names one of `names`, as `calls_one_of`
+/// matches a call's function.
+pub fn callee_is_one_of(callee: Node, names: &[String], src: &[u8]) -> Option<usize> {
+    if !matches!(callee.kind_name(), "identifier" | "attribute") {
         return None;
     }
-    let callee = text(function, src);
+    let callee = text(callee, src);
     names.iter().position(|name| {
         let name = name.as_bytes();
         callee == name

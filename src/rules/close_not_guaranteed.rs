@@ -26,7 +26,7 @@ use tree_sitter::Node;
 use crate::config::Config;
 use crate::edit::Fix;
 use crate::rules::connections::{Acquisition, UseKind};
-use crate::rules::{Code, Diagnostic};
+use crate::rules::{Code, Context, Diagnostic, Fixes, Rule};
 use crate::source::SourceFile;
 use crate::syntax::{self, FIELDS, FieldChild, KindName, statements, text};
 use crate::wrap::{Finally, try_finally};
@@ -45,9 +45,27 @@ impl CloseNotGuaranteed {
     }
 }
 
+impl Rule for CloseNotGuaranteed {
+    fn codes(&self) -> &'static [Code] {
+        &[ID]
+    }
+
+    fn needles(&self) -> Vec<String> {
+        self.config.helpers.clone()
+    }
+
+    fn fixes(&self) -> Fixes {
+        Fixes::Unsafe
+    }
+
+    fn check(&self, cx: &Context) -> Vec<Diagnostic> {
+        self.findings(cx.file, cx.acquisitions())
+    }
+}
+
 impl CloseNotGuaranteed {
     /// The findings among the file's acquisitions.
-    pub fn check(&self, file: &SourceFile, acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
+    fn findings(&self, file: &SourceFile, acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
         let src = file.text.as_slice();
         let mut out = Vec::new();
         for a in acquisitions {

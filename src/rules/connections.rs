@@ -1,26 +1,24 @@
-//! The shared analysis behind the leak rules (`never-closed`,
-//! `close-not-guaranteed`, `early-return-leak`, `with-does-not-close`): each
-//! connection acquired as `name = helper()` in a scope, and what happens to
-//! that name until it is bound again: closed (as a statement, in a `finally`
-//! or not, or inside an expression), passed on (returned, yielded, stored,
+//! The shared analysis behind the connection rules: the helper calls of a
+//! file (also through a local alias, `gdc = get_db_connection`), which
+//! bindings hold a helper connection, and for each connection acquired in
+//! a function (`name = helper()`, `(name := helper())`) what the reads its
+//! binding reaches do with it: closed (as a statement, in a `finally` or
+//! not, or inside an expression), passed on (returned, yielded, stored,
 //! handed to a call, captured), wrapped in `closing()`, or used in `with`.
 //!
-//! `ConnectionLeaks` runs the analysis once per file and hands it to the
-//! four rules, each in its own file with its own code, doc and testdata.
+//! It reads the semantic model; the rules read it through
+//! `Context::acquisitions`, computed once per file.
 
-use anyhow::Result;
+use std::rc::Rc;
+
 use tree_sitter::Node;
 
-use crate::config::Config;
-use crate::rules::close_not_guaranteed::{self, CloseNotGuaranteed};
-use crate::rules::with_does_not_close::{self, WithDoesNotClose};
-use crate::rules::{Code, Diagnostic, Fixes, Rule, early_return_leak, never_closed};
+use crate::rules::Context;
+use crate::semantic::{BindingId, BindingKind, Role, ScopeModel};
 use crate::source::SourceFile;
-use crate::syntax::{self, FIELDS, FieldChild, KindName, LazyQuery, Lineage, text};
+use crate::syntax::{self, FIELDS, FieldChild, KindName, text};
 
-const QUERY_FILE: &str = "connections.scm";
-
-/// What a use of the connection's name does to it.
+/// What a use of the connection does to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UseKind {
     /// `name.close()` as a statement; `finally` says whether a `finally`
@@ -32,8 +30,8 @@ pub enum UseKind {
     /// Handed to a call (`fetch(conn)`): the callee may close it, or only
     /// use it.
     Argument,
-    /// The connection goes elsewhere: returned, yielded, stored, captured by a
-    /// nested function. Its closing is someone else's.
+    /// The connection goes elsewhere: returned, yielded, stored, captured by
+    /// a nested function, declared global. Its closing is someone else's.
     Escapes,
     /// `contextlib.closing(name)`: closed on every path.
     Closing,
@@ -47,13 +45,15 @@ pub struct Use<'t> {
     pub kind: UseKind,
 }
 
-/// One `name = helper()` statement and the uses of `name` after it, up to
-/// the next binding of `name` in the same scope.
+/// One connection acquired in a function: its binding and the reads that
+/// binding may reach.
 #[derive(Debug)]
 pub struct Acquisition<'t> {
     pub statement: Node<'t>,
     pub name: String,
     pub scope: Node<'t>,
+    pub binding: BindingId,
+    pub model: Rc<ScopeModel<'t>>,
     pub uses: Vec<Use<'t>>,
 }
 
@@ -79,230 +79,234 @@ impl Acquisition<'_> {
     }
 }
 
-/// The compiled query, built once per rule from the configured helpers.
-pub struct Connections {
-    query: LazyQuery,
-    helpers: Vec<String>,
-    /// The helpers' last dotted parts: every helper call holds one.
-    anchors: Vec<String>,
+/// The configured helpers, and the names this file binds to one of them.
+pub struct Helpers<'c> {
+    names: &'c [String],
+    /// `gdc` in `gdc = get_db_connection` (or `= db.get_db_connection`).
+    aliases: Vec<Vec<u8>>,
 }
 
-impl Connections {
-    pub fn new(helpers: &[String]) -> Result<Connections> {
-        Ok(Connections {
-            query: LazyQuery::template(
-                QUERY_FILE,
-                include_str!("../../queries/connections.scm"),
-                "call",
-                "@HELPERS@",
-                helpers,
-            ),
-            helpers: helpers.to_vec(),
-            anchors: crate::rules::last_parts(helpers),
-        })
+impl<'c> Helpers<'c> {
+    pub fn new(names: &'c [String], file: &SourceFile) -> Helpers<'c> {
+        let src = file.text.as_slice();
+        let mut aliases: Vec<Vec<u8>> = Vec::new();
+        let root = file.tree.root_node();
+        for anchor in crate::rules::last_parts(names) {
+            syntax::identifiers(root, anchor.as_bytes(), src, 0, |ident, path| {
+                // The helper itself (not a call of it) as an assignment's
+                // whole value, bound to a plain name.
+                let mut value = ident;
+                let mut depth = path.len();
+                if let Some(attribute) = path.last().filter(|p| {
+                    p.kind_name() == "attribute" && p.field(FIELDS.attribute) == Some(ident)
+                }) {
+                    value = *attribute;
+                    depth -= 1;
+                }
+                let assignment = depth.checked_sub(1).map(|i| path[i]);
+                if let Some(a) = assignment.filter(|a| {
+                    a.kind_name() == "assignment" && a.field(FIELDS.right) == Some(value)
+                }) && syntax::callee_is_one_of(value, names, src).is_some()
+                    && let Some(left) = a
+                        .field(FIELDS.left)
+                        .filter(|l| l.kind_name() == "identifier")
+                {
+                    aliases.push(text(left, src).to_vec());
+                }
+                syntax::Step::Into
+            });
+        }
+        aliases.sort();
+        aliases.dedup();
+        Helpers { names, aliases }
     }
 
-    /// Every helper call in the file, with its ancestors.
-    pub fn helper_calls<'t>(&self, file: &'t SourceFile) -> Vec<Lineage<'t>> {
-        let src = file.text.as_slice();
-        let mut out = Vec::new();
-        syntax::for_each_match(&self.query, file, &self.anchors, |m| {
-            // The query's only pattern starts at the call it captures.
-            let lineage = m.lineage();
-            debug_assert_eq!(m.get("call"), Some(lineage.node()));
-            if syntax::calls_one_of(lineage.node(), &self.helpers, src).is_some() {
-                out.push(lineage.clone());
-            }
-        });
-        out
-    }
-
-    /// The acquisitions in functions (module-level connections live as long
-    /// as the module, by design).
-    pub fn acquisitions<'t>(&self, file: &'t SourceFile) -> Vec<Acquisition<'t>> {
-        let src = file.text.as_slice();
-        self.helper_calls(file)
+    /// The words every helper call in the file holds: the helpers' last
+    /// dotted parts and the aliases.
+    fn anchors(&self) -> Vec<Vec<u8>> {
+        crate::rules::last_parts(self.names)
             .into_iter()
-            .filter_map(|lineage| {
-                let call = lineage.node();
-                let awaited = usize::from(lineage.up(1)?.kind_name() == "await");
-                let value = lineage.up(awaited)?;
-                let assignment = lineage
-                    .up(awaited + 1)
-                    .filter(|p| p.kind_name() == "assignment")?;
-                let statement = lineage.up(awaited + 2)?;
-                if !matches!(lineage.up(awaited + 3)?.kind_name(), "block" | "module") {
-                    return None;
-                }
-                let left = assignment
-                    .field(FIELDS.left)
-                    .filter(|l| l.kind_name() == "identifier")?;
-                if assignment.field(FIELDS.right) != Some(value) {
-                    return None;
-                }
-                debug_assert!(syntax::is_statement(statement) && call.parent() == lineage.up(1));
-                let scope = lineage.function()?;
-                let name = text(left, src);
-                Some(Acquisition {
-                    statement,
-                    name: String::from_utf8_lossy(name).into_owned(),
-                    scope,
-                    uses: uses(scope, statement, name, src),
-                })
-            })
+            .map(String::into_bytes)
+            .chain(self.aliases.iter().cloned())
             .collect()
     }
+
+    /// Whether `call` calls a helper, by its name or an alias.
+    pub fn is_call(&self, call: Node, src: &[u8]) -> bool {
+        if syntax::calls_one_of(call, self.names, src).is_some() {
+            return true;
+        }
+        call.kind_name() == "call"
+            && call.field(FIELDS.function).is_some_and(|f| {
+                f.kind_name() == "identifier" && self.aliases.iter().any(|a| a == text(f, src))
+            })
+    }
+
+    /// Whether a bound value is a helper's connection: a helper call,
+    /// awaited, parenthesised, or either branch of a conditional
+    /// (iteratively: nesting can be deep).
+    pub fn is_value(&self, value: Node, src: &[u8]) -> bool {
+        let mut stack = vec![value];
+        while let Some(node) = stack.pop() {
+            match node.kind_name() {
+                "call" if self.is_call(node, src) => return true,
+                "await" | "parenthesized_expression" => stack.extend(node.named_child(0)),
+                "conditional_expression" => {
+                    let mut cursor = node.walk();
+                    stack.extend(node.named_children(&mut cursor));
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// Whether binding `b` of `model` holds a helper connection.
+    pub fn binds_connection(&self, model: &ScopeModel, b: BindingId, src: &[u8]) -> bool {
+        let binding = &model.bindings[b as usize];
+        matches!(binding.kind, BindingKind::Assign | BindingKind::Walrus)
+            && binding.value.is_some_and(|v| self.is_value(v, src))
+    }
+
+    /// Every helper call in the file, with its ancestors (the root first,
+    /// the call's parent last).
+    pub fn calls<'t>(&self, file: &'t SourceFile) -> Vec<(Node<'t>, Vec<Node<'t>>)> {
+        let src = file.text.as_slice();
+        let root = file.tree.root_node();
+        let mut out: Vec<(Node, Vec<Node>)> = Vec::new();
+        for anchor in self.anchors() {
+            syntax::identifiers(root, &anchor, src, 0, |ident, path| {
+                let mut depth = path.len();
+                if path.last().is_some_and(|p| {
+                    p.kind_name() == "attribute" && p.field(FIELDS.attribute) == Some(ident)
+                }) {
+                    depth -= 1;
+                }
+                if let Some(i) = depth.checked_sub(1)
+                    && self.is_call(path[i], src)
+                    && path[i]
+                        .field(FIELDS.function)
+                        .is_some_and(|f| f == path.get(i + 1).copied().unwrap_or(ident))
+                {
+                    out.push((path[i], path[..i].to_vec()));
+                }
+                syntax::Step::Into
+            });
+        }
+        out.sort_by_key(|(call, _)| call.start_byte());
+        out.dedup_by_key(|(call, _)| call.id());
+        out
+    }
 }
 
-/// The uses of `name` in `scope` after `statement`, up to its next binding
-/// (not to None) outside nested scopes.
-///
-/// Only the occurrences of the name are visited (`syntax::identifiers`),
-/// each with its path of ancestors (`Node::parent` costs a descent from the
-/// root each time, and classifying looks a few levels up). A binding of the
-/// name binds one of its occurrences, so the next binding is on the path of
-/// the first occurrence it holds: the uses end there.
-fn uses<'t>(scope: Node<'t>, statement: Node<'t>, name: &[u8], src: &[u8]) -> Vec<Use<'t>> {
-    let Some(body) = scope.field(FIELDS.body) else {
-        return Vec::new();
-    };
-    let after = statement.end_byte();
+/// The acquisitions in functions (module-level connections live as long
+/// as the module, by design).
+pub fn acquisitions<'t>(cx: &Context<'t>) -> Vec<Acquisition<'t>> {
+    let file = cx.file;
+    let src = file.text.as_slice();
+    let helpers = cx.helpers();
     let mut out = Vec::new();
-    syntax::identifiers(body, name, src, after, |ident, path| {
-        // Outside nested functions, classes and lambdas: above the first.
-        let outer = path
-            .iter()
-            .position(|n| is_nested(*n))
-            .map_or(path.len(), |i| i + 1);
-        if path[..outer]
-            .iter()
-            .any(|n| n.start_byte() > after && binds(*n, name, src))
+    for (call, path) in helpers.calls(file) {
+        // The value around the call: `await`, parentheses.
+        let mut value = call;
+        let mut depth = path.len();
+        while let Some(p) = depth
+            .checked_sub(1)
+            .map(|i| path[i])
+            .filter(|p| matches!(p.kind_name(), "await" | "parenthesized_expression"))
         {
-            return syntax::Step::Stop;
+            value = p;
+            depth -= 1;
         }
-        if let Some(kind) = classify(ident, path, statement, src) {
-            out.push(Use { node: ident, kind });
+        let Some(holder) = depth.checked_sub(1).map(|i| path[i]) else {
+            continue;
+        };
+        let ident = match holder.kind_name() {
+            "assignment" if holder.field(FIELDS.right) == Some(value) => holder.field(FIELDS.left),
+            "named_expression" if holder.field(FIELDS.value) == Some(value) => {
+                holder.field(FIELDS.name)
+            }
+            _ => None,
+        };
+        let Some(ident) = ident.filter(|i| i.kind_name() == "identifier") else {
+            continue;
+        };
+        let Some(scope) = path[..depth]
+            .iter()
+            .rev()
+            .find(|n| {
+                matches!(
+                    n.kind_name(),
+                    "function_definition" | "class_definition" | "lambda"
+                )
+            })
+            .copied()
+            .filter(|n| n.kind_name() == "function_definition")
+        else {
+            continue;
+        };
+        let model = cx.semantic.scope(scope);
+        let Some(binding) = model.binding_at(ident) else {
+            continue;
+        };
+        let statement = model.bindings[binding as usize].statement;
+        let name = text(ident, src);
+        let mut uses: Vec<Use> = model
+            .uses(binding)
+            .filter_map(|r| {
+                let kind = classify(r.role, statement, &model, r.guard, src)?;
+                Some(Use {
+                    node: r.ident,
+                    kind,
+                })
+            })
+            .collect();
+        if model.is_declared(name) {
+            uses.push(Use {
+                node: ident,
+                kind: UseKind::Escapes,
+            });
         }
-        syntax::Step::Into
-    });
-    #[cfg(debug_assertions)]
-    {
-        let key = |u: &Use| (u.node.id(), u.kind);
-        assert_eq!(
-            out.iter().map(key).collect::<Vec<_>>(),
-            uses_by_walk(body, statement, name, src)
-                .iter()
-                .map(key)
-                .collect::<Vec<_>>(),
-            "the uses found at the name's occurrences are those a walk finds"
-        );
+        out.push(Acquisition {
+            statement,
+            name: String::from_utf8_lossy(name).into_owned(),
+            scope,
+            binding,
+            model,
+            uses,
+        });
     }
     out
 }
 
-/// Whether `n` starts a nested scope: a function, class or lambda.
-fn is_nested(n: Node) -> bool {
-    let kinds = &*syntax::KINDS;
-    let kind = n.kind_id();
-    kind == kinds.function_definition || kind == kinds.class_definition || kind == kinds.lambda
-}
-
-/// Debug builds: `uses` by a walk of every node of the body in document
-/// order, stopping at the next binding, as it was found before
-/// `syntax::identifiers`.
-#[cfg(debug_assertions)]
-fn uses_by_walk<'t>(body: Node<'t>, statement: Node<'t>, name: &[u8], src: &[u8]) -> Vec<Use<'t>> {
-    let kinds = &*syntax::KINDS;
-    let after = statement.end_byte();
-    let mut out = Vec::new();
-    let mut cursor = body.walk();
-    let mut path: Vec<Node> = Vec::new();
-    let mut nested = 0usize;
-    'walk: loop {
-        let n = cursor.node();
-        if n.end_byte() > after {
-            if nested == 0 && n.start_byte() > after && binds(n, name, src) {
-                break 'walk;
-            }
-            if n.kind_id() == kinds.identifier && text(n, src) == name {
-                if let Some(kind) = classify(n, &path, statement, src) {
-                    out.push(Use { node: n, kind });
-                }
-            } else if cursor.goto_first_child() {
-                nested += usize::from(is_nested(n));
-                path.push(n);
-                continue;
-            }
+/// What a read of the connection does, if anything that matters.
+fn classify(
+    role: Role,
+    statement: Node,
+    model: &ScopeModel,
+    guard: Option<crate::semantic::GuardId>,
+    src: &[u8],
+) -> Option<UseKind> {
+    match role {
+        Role::MethodCall {
+            method: b"close",
+            call,
+            statement: true,
+        } if no_arguments(call) => {
+            // The `finally` guards the connection only if its `try` holds
+            // the acquisition or comes right after it.
+            let guarded = model.finally_of(guard).is_some_and(|g| {
+                g.try_statement.start_byte() <= statement.start_byte()
+                    || syntax::next_statement(statement) == Some(g.try_statement)
+            });
+            Some(UseKind::Close { finally: guarded })
         }
-        loop {
-            if path.is_empty() {
-                break 'walk;
-            }
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            cursor.goto_parent();
-            let parent = path.pop().expect("the path holds the parent");
-            nested -= usize::from(is_nested(parent));
-        }
-    }
-    out
-}
-
-/// Whether `node` binds `name` to something other than None.
-fn binds(node: Node, name: &[u8], src: &[u8]) -> bool {
-    syntax::bound_names(node)
-        .iter()
-        .any(|b| text(*b, src) == name)
-        && !(node.kind_name() == "assignment"
-            && node
-                .field(FIELDS.right)
-                .is_some_and(|r| r.kind_name() == "none"))
-}
-
-/// What the occurrence `ident` of the name does, if anything that matters;
-/// `path` holds its ancestors from the scope's body down to its parent.
-fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<UseKind> {
-    // Inside a nested function or lambda: captured, so passed on.
-    let kinds = &*syntax::KINDS;
-    let nested = [
-        kinds.function_definition,
-        kinds.lambda,
-        kinds.class_definition,
-    ];
-    if path.iter().any(|a| nested.contains(&a.kind_id())) {
-        return Some(UseKind::Escapes);
-    }
-    let up = |n: usize| path.len().checked_sub(n).map(|i| path[i]);
-    let parent = up(1)?;
-    match parent.kind_name() {
-        "attribute" if parent.field(FIELDS.object) == Some(ident) => {
-            let call = up(2).filter(|c| c.kind_name() == "call")?;
-            syntax::method_call_on_name(call, "close", src)?;
-            let awaited = up(3).is_some_and(|a| a.kind_name() == "await");
-            let holder_depth = if awaited { 3 } else { 2 };
-            if up(holder_depth + 1)?.kind_name() != "expression_statement" {
-                return Some(UseKind::CloseInExpression);
-            }
-            for depth in holder_depth + 1..=path.len() {
-                let p = up(depth)?;
-                if p.kind_name() == "finally_clause" {
-                    // The `finally` guards the connection only if its `try`
-                    // holds the acquisition or comes right after it.
-                    let try_statement = up(depth + 1)?;
-                    let guarded = try_statement.start_byte() <= statement.start_byte()
-                        || syntax::next_statement(statement) == Some(try_statement);
-                    return Some(UseKind::Close { finally: guarded });
-                }
-            }
-            Some(UseKind::Close { finally: false })
-        }
-        "argument_list" | "keyword_argument" => {
-            let call = if parent.kind_name() == "keyword_argument" {
-                up(3)?
-            } else {
-                up(2)?
-            };
+        Role::MethodCall {
+            method: b"close",
+            call,
+            statement: false,
+        } if no_arguments(call) => Some(UseKind::CloseInExpression),
+        Role::Argument { call } => {
             let callee = call
                 .field(FIELDS.function)
                 .map(|f| text(f, src))
@@ -313,61 +317,15 @@ fn classify(ident: Node, path: &[Node], statement: Node, src: &[u8]) -> Option<U
                 Some(UseKind::Argument)
             }
         }
-        "with_item" => Some(UseKind::With),
-        "as_pattern" if up(2).is_some_and(|p| p.kind_name() == "with_item") => Some(UseKind::With),
-        "return_statement" | "yield" | "list" | "tuple" | "dictionary" | "pair" | "set"
-        | "expression_list" => Some(UseKind::Escapes),
-        "assignment" if parent.field(FIELDS.right) == Some(ident) => Some(UseKind::Escapes),
+        Role::WithItem => Some(UseKind::With),
+        Role::Returned | Role::Yielded | Role::Stored | Role::Contained | Role::Captured => {
+            Some(UseKind::Escapes)
+        }
         _ => None,
     }
 }
 
-/// The four leak rules over one shared analysis.
-pub struct ConnectionLeaks {
-    connections: Connections,
-    not_guaranteed: CloseNotGuaranteed,
-    with: WithDoesNotClose,
-    config: Config,
-}
-
-impl ConnectionLeaks {
-    pub fn new(config: &Config) -> Result<ConnectionLeaks> {
-        Ok(ConnectionLeaks {
-            connections: Connections::new(&config.helpers)?,
-            not_guaranteed: CloseNotGuaranteed::new(config),
-            with: WithDoesNotClose::new(config)?,
-            config: config.clone(),
-        })
-    }
-}
-
-impl Rule for ConnectionLeaks {
-    fn codes(&self) -> &'static [Code] {
-        &[
-            never_closed::ID,
-            early_return_leak::ID,
-            close_not_guaranteed::ID,
-            with_does_not_close::ID,
-        ]
-    }
-
-    /// `close-not-guaranteed` has an unsafe fix.
-    fn fixes(&self) -> Fixes {
-        Fixes::Unsafe
-    }
-
-    fn needles(&self) -> Vec<String> {
-        let mut needles = self.config.helpers.clone();
-        needles.extend(self.config.dbapi_connects.iter().cloned());
-        needles
-    }
-
-    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
-        let acquisitions = self.connections.acquisitions(file);
-        let mut out = never_closed::check(&acquisitions);
-        out.extend(early_return_leak::check(&acquisitions));
-        out.extend(self.not_guaranteed.check(file, &acquisitions));
-        out.extend(self.with.check(file, &acquisitions));
-        out
-    }
+fn no_arguments(call: Node) -> bool {
+    call.field(FIELDS.arguments)
+        .is_some_and(|a| a.kind_name() == "argument_list" && a.named_child_count() == 0)
 }

@@ -28,7 +28,7 @@ use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::edit::Fix;
-use crate::rules::{Code, Diagnostic, Fixes, Rule, Severity};
+use crate::rules::{Code, Context, Diagnostic, Fixes, Rule, Severity};
 use crate::source::SourceFile;
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, Lineage, calls_one_of, method_call_on_name,
@@ -75,7 +75,8 @@ impl Rule for DisposeEngine {
         self.config.engine_factories.clone()
     }
 
-    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+    fn check(&self, cx: &Context) -> Vec<Diagnostic> {
+        let file = cx.file;
         if self.config.engine_factories.is_empty() {
             return Vec::new();
         }

@@ -15,14 +15,42 @@
 
 use tree_sitter::Node;
 
+use crate::config::Config;
 use crate::rules::connections::{Acquisition, UseKind};
-use crate::rules::{Code, Diagnostic};
-use crate::syntax::{self, FIELDS, FieldChild, KindName};
+use crate::rules::{Code, Context, Diagnostic, Rule};
+use crate::semantic::ExitKind;
+use crate::syntax::KindName;
 
 pub const ID: Code = Code::EarlyReturnLeak;
 
+pub struct EarlyReturnLeak {
+    helpers: Vec<String>,
+}
+
+impl EarlyReturnLeak {
+    pub fn new(config: &Config) -> EarlyReturnLeak {
+        EarlyReturnLeak {
+            helpers: config.helpers.clone(),
+        }
+    }
+}
+
+impl Rule for EarlyReturnLeak {
+    fn codes(&self) -> &'static [Code] {
+        &[ID]
+    }
+
+    fn needles(&self) -> Vec<String> {
+        self.helpers.clone()
+    }
+
+    fn check(&self, cx: &Context) -> Vec<Diagnostic> {
+        check(cx.acquisitions())
+    }
+}
+
 /// The findings among the file's acquisitions.
-pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
+fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for a in acquisitions {
         if a.handled() || !a.has(|k| k == UseKind::Close { finally: false }) {
@@ -31,25 +59,18 @@ pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
         let Some(last_close) = a.closes().map(|u| u.node.start_byte()).max() else {
             continue;
         };
-        let Some(body) = a.scope.field(FIELDS.body) else {
-            continue;
-        };
-        let mut exits = Vec::new();
-        syntax::walk_scope(body, false, |n| {
-            let between = n.start_byte() > a.statement.end_byte() && n.start_byte() < last_close;
-            if between && matches!(n.kind_name(), "return_statement" | "raise_statement") {
-                exits.push(n);
-            }
+        // The exits between the acquisition and the last close, but a
+        // `raise` that a `try` around it catches: it does not leave.
+        let exits = a.model.exits.iter().filter(|e| {
+            let at = e.node.start_byte();
+            at > a.statement.end_byte() && at < last_close && !a.model.caught(e)
         });
-        for exit in exits
-            .into_iter()
-            .filter(|e| !closed_before(*e, a) && !finally_closes(*e, a))
-        {
-            let keyword = if exit.kind_name() == "raise_statement" {
-                "raise"
-            } else {
-                "return"
+        for exit in exits.filter(|e| !closed_before(e.node, a) && !finally_closes(e.node, a)) {
+            let keyword = match exit.kind {
+                ExitKind::Raise => "raise",
+                ExitKind::Return => "return",
             };
+            let exit = exit.node;
             let close_line = a
                 .closes()
                 .map(|u| u.node.start_position().row + 1)

@@ -1,11 +1,14 @@
 //! The rules: each finds one leak pattern and proposes fixes as plain edits.
 //! A rule reads a parsed file and the configuration; it never writes.
 
+use std::cell::OnceCell;
+
 use anyhow::Result;
 use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::edit::Fix;
+use crate::semantic::Semantic;
 use crate::source::SourceFile;
 
 pub mod close_not_guaranteed;
@@ -188,13 +191,54 @@ pub trait Rule: Send + Sync {
     fn fixes(&self) -> Fixes {
         Fixes::Never
     }
-    fn check(&self, file: &SourceFile) -> Vec<Diagnostic>;
+    fn check(&self, cx: &Context) -> Vec<Diagnostic>;
 }
 
-/// The rules of a run, and the codes selected.
+/// What the rules of one pass over a file share: the file, the
+/// configuration, the semantic model, and the analyses several rules read
+/// (computed once, when first asked for).
+pub struct Context<'t> {
+    pub file: &'t SourceFile,
+    pub config: &'t Config,
+    pub semantic: Semantic<'t>,
+    helpers: OnceCell<connections::Helpers<'t>>,
+    acquisitions: OnceCell<Vec<connections::Acquisition<'t>>>,
+}
+
+impl<'t> Context<'t> {
+    pub fn new(file: &'t SourceFile, config: &'t Config) -> Context<'t> {
+        Context {
+            file,
+            config,
+            semantic: Semantic::new(file),
+            helpers: OnceCell::new(),
+            acquisitions: OnceCell::new(),
+        }
+    }
+
+    pub fn src(&self) -> &'t [u8] {
+        &self.file.text
+    }
+
+    /// The configured helpers and their aliases in this file.
+    pub fn helpers(&self) -> &connections::Helpers<'t> {
+        self.helpers
+            .get_or_init(|| connections::Helpers::new(&self.config.helpers, self.file))
+    }
+
+    /// The connections acquired from helpers in the file's functions.
+    pub fn acquisitions(&self) -> &[connections::Acquisition<'t>] {
+        self.acquisitions
+            .get_or_init(|| connections::acquisitions(self))
+    }
+}
+
+/// The rules of a run, the codes selected, and the configuration they
+/// were built from.
 pub struct Ruleset {
     pub rules: Vec<Box<dyn Rule>>,
     pub enabled: Vec<Code>,
+    pub config: Config,
 }
 
 /// Build the rules that report a selected code (all codes when `select` is
@@ -221,14 +265,21 @@ pub fn build(config: &Config, select: &[String], ignore: &[String]) -> Result<Ru
         Box::new(tracked_helper::TrackedHelper::new(config)?),
         Box::new(release_before_close::ReleaseBeforeClose::new(config)?),
         Box::new(dispose_engine::DisposeEngine::new(config)?),
-        Box::new(connections::ConnectionLeaks::new(config)?),
+        Box::new(never_closed::NeverClosed::new(config)),
+        Box::new(early_return_leak::EarlyReturnLeak::new(config)),
+        Box::new(close_not_guaranteed::CloseNotGuaranteed::new(config)),
+        Box::new(with_does_not_close::WithDoesNotClose::new(config)?),
         Box::new(orm_bypass::OrmBypass::new(config)?),
     ];
     let rules = all
         .into_iter()
         .filter(|r| r.codes().iter().any(|c| enabled.contains(c)))
         .collect();
-    Ok(Ruleset { rules, enabled })
+    Ok(Ruleset {
+        rules,
+        enabled,
+        config: config.clone(),
+    })
 }
 
 /// The last dotted part of each name: what must occur in a file's text for

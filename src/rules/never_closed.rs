@@ -10,15 +10,36 @@
 //!
 //! Report only: where the close should go is the author's decision.
 
-use crate::rules::connections::{Acquisition, UseKind};
-use crate::rules::{Code, Diagnostic};
+use crate::config::Config;
+use crate::rules::connections::UseKind;
+use crate::rules::{Code, Context, Diagnostic, Rule};
 
 pub const ID: Code = Code::NeverClosed;
 
-/// The findings among the file's acquisitions.
-pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
-    acquisitions
-        .iter()
+pub struct NeverClosed {
+    helpers: Vec<String>,
+}
+
+impl NeverClosed {
+    pub fn new(config: &Config) -> NeverClosed {
+        NeverClosed {
+            helpers: config.helpers.clone(),
+        }
+    }
+}
+
+impl Rule for NeverClosed {
+    fn codes(&self) -> &'static [Code] {
+        &[ID]
+    }
+
+    fn needles(&self) -> Vec<String> {
+        self.helpers.clone()
+    }
+
+    fn check(&self, cx: &Context) -> Vec<Diagnostic> {
+        cx.acquisitions()
+            .iter()
         .filter(|a| a.closes().next().is_none() && !a.has(|k| matches!(k, UseKind::Argument | UseKind::Escapes | UseKind::Closing)))
         .map(|a| {
             let with = if a.has(|k| k == UseKind::With) { " (`with` on it does not close it)" } else { "" };
@@ -33,4 +54,5 @@ pub fn check(acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
             )
         })
         .collect()
+    }
 }

@@ -18,8 +18,7 @@
 use anyhow::Result;
 
 use crate::config::Config;
-use crate::rules::{Code, Diagnostic, Rule};
-use crate::source::SourceFile;
+use crate::rules::{Code, Context, Diagnostic, Rule};
 use crate::syntax::{self, LazyQuery, text};
 
 pub const ID: Code = Code::OrmBypass;
@@ -76,7 +75,8 @@ impl Rule for OrmBypass {
                 .any(|at| model_query_call(text, at))
     }
 
-    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+    fn check(&self, cx: &Context) -> Vec<Diagnostic> {
+        let file = cx.file;
         if self.sessions.is_empty() {
             return Vec::new();
         }

@@ -32,7 +32,7 @@ use tree_sitter::Node;
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line};
-use crate::rules::{Code, Diagnostic, Fixes, Rule};
+use crate::rules::{Code, Context, Diagnostic, Fixes, Rule};
 use crate::source::{SourceFile, line_indent};
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, calls_one_of, statements, text,
@@ -87,7 +87,8 @@ impl Rule for ReleaseBeforeClose {
         self.config.helpers.clone()
     }
 
-    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+    fn check(&self, cx: &Context) -> Vec<Diagnostic> {
+        let file = cx.file;
         let src = file.text.as_slice();
         let mut out = Vec::new();
         // Close calls, grouped by the scope that holds them.

@@ -36,7 +36,7 @@ use tree_sitter::Node;
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line, before_statement};
-use crate::rules::{Code, Diagnostic, Fixes, Rule, last_parts};
+use crate::rules::{Code, Context, Diagnostic, Fixes, Rule, last_parts};
 use crate::source::{SourceFile, line_end, line_indent};
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, calls_one_of, statement_assignment, statements,
@@ -86,7 +86,8 @@ impl Rule for TrackedHelper {
         self.names.clone()
     }
 
-    fn check(&self, file: &SourceFile) -> Vec<Diagnostic> {
+    fn check(&self, cx: &Context) -> Vec<Diagnostic> {
+        let file = cx.file;
         let src = file.text.as_slice();
         let mut out = Vec::new();
         syntax::for_each_match(&self.query, file, &self.names, |m| {

@@ -16,8 +16,8 @@ use anyhow::Result;
 use tree_sitter::Node;
 
 use crate::config::Config;
-use crate::rules::connections::{Acquisition, UseKind};
-use crate::rules::{Code, Diagnostic, last_parts};
+use crate::rules::connections::UseKind;
+use crate::rules::{Code, Context, Diagnostic, Rule, last_parts};
 use crate::source::SourceFile;
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, calls_one_of, statement_assignment, statements,
@@ -127,11 +127,24 @@ enum HelperKind {
 const CLOSING: &str =
     "wrap it as `with contextlib.closing(...) as conn:`, or close it in a `finally`";
 
-impl WithDoesNotClose {
-    /// The findings in the file; `acquisitions` tell which names hold a helper connection.
-    pub fn check(&self, file: &SourceFile, acquisitions: &[Acquisition]) -> Vec<Diagnostic> {
+impl Rule for WithDoesNotClose {
+    fn codes(&self) -> &'static [Code] {
+        &[ID]
+    }
+
+    fn needles(&self) -> Vec<String> {
+        let mut needles = self.config.helpers.clone();
+        needles.extend(self.config.dbapi_connects.iter().cloned());
+        needles
+    }
+
+    /// The findings in the file; the acquisitions tell which names hold a
+    /// helper connection.
+    fn check(&self, cx: &Context) -> Vec<Diagnostic> {
+        let file = cx.file;
         let src = file.text.as_slice();
-        let tracked_withs: Vec<Node> = acquisitions
+        let tracked_withs: Vec<Node> = cx
+            .acquisitions()
             .iter()
             .flat_map(|a| {
                 a.uses
