@@ -153,6 +153,7 @@ class TrackedHelper(Base):
             "                if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n"
             "                    from src.utils.connection_tracker import track_connection_released\n"
             "                    track_connection_released(conn._tracking_context, conn._tracking_start)\n"
+            "                    del conn._tracking_context, conn._tracking_start\n"
             "                conn.close()",
         )
         self.assertNotEqual(src, after)
@@ -182,6 +183,7 @@ class ReleaseBeforeClose(Base):
                         if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
                             from src.utils.connection_tracker import track_connection_released
                             track_connection_released(conn._tracking_context, conn._tracking_start)
+                            del conn._tracking_context, conn._tracking_start
                         conn.close()
             """,
             release_blocks=1,
@@ -206,6 +208,7 @@ class ReleaseBeforeClose(Base):
                     if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
                         from src.utils.connection_tracker import track_connection_released
                         track_connection_released(conn._tracking_context, conn._tracking_start)
+                        del conn._tracking_context, conn._tracking_start
                     conn.close()
                 try:
                     pass
@@ -214,12 +217,14 @@ class ReleaseBeforeClose(Base):
                     if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
                         from src.utils.connection_tracker import track_connection_released
                         track_connection_released(conn._tracking_context, conn._tracking_start)
+                        del conn._tracking_context, conn._tracking_start
                     conn.close()
                 log()
                 # Release tracking before closing connection
                 if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
                     from src.utils.connection_tracker import track_connection_released
                     track_connection_released(conn._tracking_context, conn._tracking_start)
+                    del conn._tracking_context, conn._tracking_start
                 conn.close()
             """,
             release_blocks=3,
@@ -248,6 +253,7 @@ class ReleaseBeforeClose(Base):
                     if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
                         from src.utils.connection_tracker import track_connection_released
                         track_connection_released(conn._tracking_context, conn._tracking_start)
+                        del conn._tracking_context, conn._tracking_start
                     await conn.close()
             """,
             cfg=cfg,
@@ -267,6 +273,7 @@ class ReleaseBeforeClose(Base):
             if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
                 from src.utils.connection_tracker import track_connection_released
                 track_connection_released(conn._tracking_context, conn._tracking_start)
+                del conn._tracking_context, conn._tracking_start
             conn.close()
             """,
             release_blocks=1,
@@ -434,6 +441,7 @@ class DisposeEngine(Base):
                     if hasattr(cx, '_tracking_context') and hasattr(cx, '_tracking_start'):
                         from src.utils.connection_tracker import track_connection_released
                         track_connection_released(cx._tracking_context, cx._tracking_start)
+                        del cx._tracking_context, cx._tracking_start
                     cx.close()
             """,
             cfg=cfg,
@@ -501,6 +509,7 @@ class AllRulesTogether(Base):
                     if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
                         from src.utils.connection_tracker import track_connection_released
                         track_connection_released(conn._tracking_context, conn._tracking_start)
+                        del conn._tracking_context, conn._tracking_start
                     conn.close()
                     x = 1
                 finally:
@@ -535,6 +544,7 @@ RELEASE = (
     "{i}if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n"
     "{i}    from src.utils.connection_tracker import track_connection_released\n"
     "{i}    track_connection_released(conn._tracking_context, conn._tracking_start)\n"
+    "{i}    del conn._tracking_context, conn._tracking_start\n"
 )
 
 

@@ -79,6 +79,7 @@ def route():
         if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
             from src.utils.connection_tracker import track_connection_released
             track_connection_released(conn._tracking_context, conn._tracking_start)
+            del conn._tracking_context, conn._tracking_start
         conn.close()
 PY
 }

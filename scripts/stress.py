@@ -366,8 +366,15 @@ class Oracle:
         return None
 
     def release_if(self, s):
-        """The inserted release `If`; returns X or None."""
-        if not (isinstance(s, ast.If) and not s.orelse and len(s.body) == 2):
+        """The inserted release `If`; returns X or None.
+
+        Its body: the import of the release function (as the audit writes
+        it, or aliased when the scope uses the name otherwise, or left out
+        when the module-level import is what the scope sees), the release
+        call, and the `del` of the tracking attributes that makes a second
+        release of the same connection a no-op.
+        """
+        if not (isinstance(s, ast.If) and not s.orelse and len(s.body) in (2, 3)):
             return None
         t = s.test
         if not (isinstance(t, ast.BoolOp) and isinstance(t.op, ast.And) and len(t.values) == 2):
@@ -388,25 +395,35 @@ class Oracle:
         if dump(xs[0]) != dump(xs[1]):
             return None
         x = xs[0]
-        imp, call = s.body
-        if not (
-            isinstance(imp, ast.ImportFrom)
-            and imp.module == self.cfg.tracker_module
-            and imp.level == 0
-            and len(imp.names) == 1
-            and imp.names[0].name == self.cfg.release
-            and imp.names[0].asname is None
-        ):
-            return None
+        body = list(s.body)
+        callee = self.cfg.release
+        if len(body) == 3:
+            imp = body.pop(0)
+            if not (
+                isinstance(imp, ast.ImportFrom)
+                and imp.module == self.cfg.tracker_module
+                and imp.level == 0
+                and len(imp.names) == 1
+                and imp.names[0].name == self.cfg.release
+            ):
+                return None
+            callee = imp.names[0].asname or self.cfg.release
+        call, delete = body
         expect = ast.Expr(
             ast.Call(
-                ast.Name(self.cfg.release, ast.Load()),
+                ast.Name(callee, ast.Load()),
                 [ast.Attribute(_as_load(x), "_tracking_context", ast.Load()),
                  ast.Attribute(_as_load(x), "_tracking_start", ast.Load())],
                 [],
             )
         )
         if dump(call) != dump(expect):
+            return None
+        expect_del = ast.Delete(
+            [ast.Attribute(_as_load(x), "_tracking_context", ast.Del()),
+             ast.Attribute(_as_load(x), "_tracking_start", ast.Del())]
+        )
+        if dump(delete) != dump(expect_del):
             return None
         return x
 
@@ -583,8 +600,10 @@ class Oracle:
                         f"line {s.lineno}: `{ast.unparse(x)}` is not bound from a helper call ({', '.join(self.cfg.helpers)}) in this scope",
                     )
                 self.comment_above(s, RELEASE_COMMENT, "comment-missing")
-                if ctx.func is not None:
-                    self.name_clash(ctx, [self.cfg.release], "release import", s.lineno)
+                imp = s.body[0] if len(s.body) == 3 else None
+                if ctx.func is not None and imp is not None:
+                    bound = imp.names[0].asname or imp.names[0].name
+                    self.name_clash(ctx, [bound], "release import", s.lineno)
                 self.counts["release_blocks"] += 1
                 i += 1
                 continue

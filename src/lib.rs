@@ -21,5 +21,6 @@ pub mod rules;
 pub mod semantic;
 pub mod source;
 pub mod syntax;
+pub mod templates;
 pub mod wrap;
 pub mod write;

@@ -392,6 +392,30 @@ pub fn callee_is_one_of(callee: Node, names: &[String], src: &[u8]) -> Option<us
     })
 }
 
+/// Whether a top-level statement of `root` is `from module import name`
+/// (also among others, or aliased to its own name).
+pub fn imports_from(root: Node, module: &str, name: &str, src: &[u8]) -> bool {
+    statements(root).iter().any(|stmt| {
+        stmt.kind_name() == "import_from_statement"
+            && stmt
+                .field(FIELDS.module_name)
+                .is_some_and(|m| text(m, src) == module.as_bytes())
+            && {
+                let mut cursor = stmt.walk();
+                stmt.children_by_field_id(FIELDS.name, &mut cursor)
+                    .any(|n| match n.kind_name() {
+                        "aliased_import" => {
+                            n.field(FIELDS.alias)
+                                .is_some_and(|a| text(a, src) == name.as_bytes())
+                                && n.field(FIELDS.name)
+                                    .is_some_and(|a| text(a, src) == name.as_bytes())
+                        }
+                        _ => text(n, src) == name.as_bytes(),
+                    })
+            }
+    })
+}
+
 /// `x.method()` with no arguments: the name `x`, if `call` is that.
 pub fn method_call_on_name<'a>(call: Node, method: &str, src: &'a [u8]) -> Option<&'a [u8]> {
     if call.kind_name() != "call" {

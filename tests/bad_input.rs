@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use assert_cmd::cargo::CommandCargoExt;
 
 const LEAKY: &str = "def route():\n    conn = get_db_connection()\n    conn.close()\n";
-const LEAKY_FIXED: &str = "def route():\n    conn = get_db_connection()\n    # Release tracking before closing connection\n    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n        from src.utils.connection_tracker import track_connection_released\n        track_connection_released(conn._tracking_context, conn._tracking_start)\n    conn.close()\n";
+const LEAKY_FIXED: &str = "def route():\n    conn = get_db_connection()\n    # Release tracking before closing connection\n    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n        from src.utils.connection_tracker import track_connection_released\n        track_connection_released(conn._tracking_context, conn._tracking_start)\n        del conn._tracking_context, conn._tracking_start\n    conn.close()\n";
 
 fn connfix(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let output = Command::cargo_bin("connfix")

@@ -9,7 +9,7 @@ use assert_cmd::cargo::CommandCargoExt;
 
 const LEAKY: &str = "def get_db_connection():\n    from src.db_compat import connect\n    return connect(use_pool=True)\n\n\ndef route():\n    conn = get_db_connection()\n    if conn: conn.close()\n";
 
-const LEAKY_FIXED: &str = "def get_db_connection():\n    from src.db_compat import connect\n    from src.utils.connection_tracker import track_connection_acquired\n\n    # Track this connection acquisition\n    context, track_start = track_connection_acquired(\"a.py::get_db_connection\")\n    conn = connect(use_pool=True)\n    conn._tracking_context = context\n    conn._tracking_start = track_start\n    return conn\n\n\ndef route():\n    conn = get_db_connection()\n    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n        conn.close()\n";
+const LEAKY_FIXED: &str = "def get_db_connection():\n    from src.db_compat import connect\n    from src.utils.connection_tracker import track_connection_acquired\n\n    # Track this connection acquisition\n    context, track_start = track_connection_acquired(\"a.py::get_db_connection\")\n    conn = connect(use_pool=True)\n    conn._tracking_context = context\n    conn._tracking_start = track_start\n    return conn\n\n\ndef route():\n    conn = get_db_connection()\n    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n            del conn._tracking_context, conn._tracking_start\n        conn.close()\n";
 
 /// What `apply` and `diff` say when the temporary trees of these tests,
 /// which have no tracker module, get the tracker's imports.
@@ -111,7 +111,7 @@ fn diff_prints_a_patch_git_apply_takes_and_it_equals_apply() {
     assert_eq!(diff.code, 1);
     assert!(
         diff.stdout
-            .starts_with("--- a/pkg/a.py\n+++ b/pkg/a.py\n@@ -1,8 +1,20 @@\n"),
+            .starts_with("--- a/pkg/a.py\n+++ b/pkg/a.py\n@@ -1,8 +1,21 @@\n"),
         "{}",
         diff.stdout
     );
@@ -634,7 +634,8 @@ fn interactive_writes_exactly_the_accepted_fixes_and_never_asks_twice() {
              # Release tracking before closing connection\n            \
              if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n                \
              from src.utils.connection_tracker import track_connection_released\n                \
-             track_connection_released(conn._tracking_context, conn._tracking_start)\n            \
+             track_connection_released(conn._tracking_context, conn._tracking_start)\n                \
+             del conn._tracking_context, conn._tracking_start\n            \
              conn.close()\n",
         )
         .replace(
@@ -653,7 +654,7 @@ fn interactive_all_accepts_the_rest_and_quit_declines_the_rest() {
         LEAKY_FIXED
             .replace("a.py::", &format!("{name}::"))
             .replace(
-                "    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n        conn.close()\n",
+                "    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n            del conn._tracking_context, conn._tracking_start\n        conn.close()\n",
                 "    if conn: conn.close()\n",
             )
     };
@@ -679,7 +680,7 @@ fn interactive_all_accepts_the_rest_and_quit_declines_the_rest() {
         read(dir.path(), "a.py"),
         LEAKY.replace(
             "    if conn: conn.close()\n",
-            "    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n        conn.close()\n"
+            "    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n            del conn._tracking_context, conn._tracking_start\n        conn.close()\n"
         )
     );
 
@@ -737,7 +738,7 @@ fn json_gives_the_first_pass_edits_in_file_offsets() {
     let run = connfix(dir.path(), &["check", "--json"]);
     assert_eq!(run.code, 2);
     let with = "`with get_db_connection()`: the connection's tracking is never released there, and a DB-API connection's `with` does not close it; bind it with `conn = get_db_connection()` and close it in a `finally`";
-    let release = "# Release tracking before closing connection\\n    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\\n        from src.utils.connection_tracker import track_connection_released\\n        track_connection_released(conn._tracking_context, conn._tracking_start)\\n    conn.close()";
+    let release = "# Release tracking before closing connection\\n    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\\n        from src.utils.connection_tracker import track_connection_released\\n        track_connection_released(conn._tracking_context, conn._tracking_start)\\n        del conn._tracking_context, conn._tracking_start\\n    conn.close()";
     assert_eq!(
         run.stdout,
         format!(

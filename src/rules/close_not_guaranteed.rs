@@ -190,9 +190,16 @@ impl CloseNotGuaranteed {
         next.is_some_and(|s| s == close || self.closes_only(s, close, &a.name, src))
     }
 
-    /// `if conn: [release block] conn.close()` with nothing else.
+    /// `if conn: [release block] conn.close()` with nothing else: the
+    /// condition tests the connection itself (`conn`, `conn is not None`),
+    /// so the close runs whenever there is a connection to close.
     fn closes_only(&self, holder: Node, close: Node, name: &str, src: &[u8]) -> bool {
+        let tests_connection = holder.field(FIELDS.condition).is_some_and(|c| {
+            let condition = text(c, src);
+            condition == name.as_bytes() || condition == format!("{name} is not None").as_bytes()
+        });
         holder.kind_name() == "if_statement"
+            && tests_connection
             && holder.field(FIELDS.alternative).is_none()
             && holder.field(FIELDS.consequence).is_some_and(|body| {
                 statements(body)
@@ -201,16 +208,8 @@ impl CloseNotGuaranteed {
             })
     }
 
-    /// The audit's release block for `name`: `if hasattr(name, '_tracking_context') ...:`
-    /// around the release call.
+    /// A release block for `name` (`templates::is_release_block`).
     fn is_release(&self, statement: Node, name: &str, src: &[u8]) -> bool {
-        let condition = statement
-            .field(FIELDS.condition)
-            .map(|c| text(c, src))
-            .unwrap_or_default();
-        let call = format!("{}({name}._tracking_context", self.config.release);
-        statement.kind_name() == "if_statement"
-            && memchr::memmem::find(condition, format!("hasattr({name},").as_bytes()).is_some()
-            && memchr::memmem::find(text(statement, src), call.as_bytes()).is_some()
+        crate::templates::is_release_block(statement, name.as_bytes(), src)
     }
 }

@@ -297,7 +297,7 @@ fn classify(
             // the acquisition or comes right after it.
             let guarded = model.finally_of(guard).is_some_and(|g| {
                 g.try_statement.start_byte() <= statement.start_byte()
-                    || syntax::next_statement(statement) == Some(g.try_statement)
+                    || followed_by(statement, g.try_statement)
             });
             Some(UseKind::Close { finally: guarded })
         }
@@ -322,6 +322,29 @@ fn classify(
             Some(UseKind::Escapes)
         }
         _ => None,
+    }
+}
+
+/// Whether `target` is the statement that runs right after `stmt`: its
+/// next statement, or, when `stmt` ends a branch of an `if`, the one after
+/// that `if` (nothing can raise in between).
+fn followed_by(stmt: Node, target: Node) -> bool {
+    let mut at = stmt;
+    loop {
+        if let Some(next) = syntax::next_statement(at) {
+            return next == target;
+        }
+        let Some(owner) = at.parent().and_then(|block| block.parent()) else {
+            return false;
+        };
+        at = match owner.kind_name() {
+            "if_statement" => owner,
+            "elif_clause" | "else_clause" => match owner.parent() {
+                Some(p) if p.kind_name() == "if_statement" => p,
+                _ => return false,
+            },
+            _ => return false,
+        };
     }
 }
 

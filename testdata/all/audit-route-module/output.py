@@ -32,6 +32,7 @@ def branding(tenant):
             if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
                 from src.utils.connection_tracker import track_connection_released
                 track_connection_released(conn._tracking_context, conn._tracking_start)
+                del conn._tracking_context, conn._tracking_start
             conn.close()
             return jsonify({}), 404
         return jsonify({"logo": row[0]})
@@ -41,6 +42,7 @@ def branding(tenant):
             if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
                 from src.utils.connection_tracker import track_connection_released
                 track_connection_released(conn._tracking_context, conn._tracking_start)
+                del conn._tracking_context, conn._tracking_start
             conn.close()
 
 
@@ -53,6 +55,7 @@ def health():
         if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
             from src.utils.connection_tracker import track_connection_released
             track_connection_released(conn._tracking_context, conn._tracking_start)
+            del conn._tracking_context, conn._tracking_start
         conn.close()
         return "ok"
     finally:

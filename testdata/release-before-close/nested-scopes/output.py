@@ -15,6 +15,7 @@ def outer():
     if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
         from src.utils.connection_tracker import track_connection_released
         track_connection_released(conn._tracking_context, conn._tracking_start)
+        del conn._tracking_context, conn._tracking_start
     conn.close()
 
 
@@ -23,4 +24,5 @@ conn = get_db_connection()
 if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
     from src.utils.connection_tracker import track_connection_released
     track_connection_released(conn._tracking_context, conn._tracking_start)
+    del conn._tracking_context, conn._tracking_start
 conn.close()

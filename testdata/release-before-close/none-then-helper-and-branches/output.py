@@ -11,6 +11,7 @@ def route(flag):
         if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
             from src.utils.connection_tracker import track_connection_released
             track_connection_released(conn._tracking_context, conn._tracking_start)
+            del conn._tracking_context, conn._tracking_start
         conn.close()
 
 
@@ -22,6 +23,7 @@ def loop():
             if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
                 from src.utils.connection_tracker import track_connection_released
                 track_connection_released(conn._tracking_context, conn._tracking_start)
+                del conn._tracking_context, conn._tracking_start
             conn.close()
         conn = get_db_connection()
 
@@ -32,4 +34,5 @@ def chained():
     if hasattr(a, '_tracking_context') and hasattr(a, '_tracking_start'):
         from src.utils.connection_tracker import track_connection_released
         track_connection_released(a._tracking_context, a._tracking_start)
+        del a._tracking_context, a._tracking_start
     a.close()

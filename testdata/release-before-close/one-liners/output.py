@@ -8,6 +8,7 @@ def a():
         if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
             from src.utils.connection_tracker import track_connection_released
             track_connection_released(conn._tracking_context, conn._tracking_start)
+            del conn._tracking_context, conn._tracking_start
         conn.close()
 
 
@@ -18,6 +19,7 @@ def b():
         if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
             from src.utils.connection_tracker import track_connection_released
             track_connection_released(conn._tracking_context, conn._tracking_start)
+            del conn._tracking_context, conn._tracking_start
         conn.close()
 
 
@@ -30,6 +32,7 @@ def c(flag):
         if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
             from src.utils.connection_tracker import track_connection_released
             track_connection_released(conn._tracking_context, conn._tracking_start)
+            del conn._tracking_context, conn._tracking_start
         conn.close()
         raise
     else:
@@ -37,6 +40,7 @@ def c(flag):
         if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
             from src.utils.connection_tracker import track_connection_released
             track_connection_released(conn._tracking_context, conn._tracking_start)
+            del conn._tracking_context, conn._tracking_start
         conn.close()
     if flag:
         pass
@@ -45,4 +49,5 @@ def c(flag):
         if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
             from src.utils.connection_tracker import track_connection_released
             track_connection_released(conn._tracking_context, conn._tracking_start)
+            del conn._tracking_context, conn._tracking_start
         conn.close()

@@ -11,6 +11,7 @@ class Routes:
         if hasattr(connection, '_tracking_context') and hasattr(connection, '_tracking_start'):
             from src.utils.connection_tracker import track_connection_released
             track_connection_released(connection._tracking_context, connection._tracking_start)
+            del connection._tracking_context, connection._tracking_start
         connection.close()
 
     def two(self):
@@ -22,4 +23,5 @@ class Routes:
             if hasattr(db_conn, '_tracking_context') and hasattr(db_conn, '_tracking_start'):
                 from src.utils.connection_tracker import track_connection_released
                 track_connection_released(db_conn._tracking_context, db_conn._tracking_start)
+                del db_conn._tracking_context, db_conn._tracking_start
             db_conn.close()

@@ -7,6 +7,7 @@ def route():
     if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
         from src.utils.connection_tracker import track_connection_released
         track_connection_released(conn._tracking_context, conn._tracking_start)
+        del conn._tracking_context, conn._tracking_start
     conn.close()
     conn = sqlite3.connect(":memory:")
     conn.close()
@@ -20,4 +21,5 @@ def later_helper():
     if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
         from src.utils.connection_tracker import track_connection_released
         track_connection_released(conn._tracking_context, conn._tracking_start)
+        del conn._tracking_context, conn._tracking_start
     conn.close()

@@ -1,0 +1,15 @@
+from src.utils.connection_tracker import track_connection_released
+
+
+def partly_fixed_by_hand(flag):
+    conn = get_db_connection()
+    if flag:
+        track_connection_released(conn._tracking_context, conn._tracking_start)
+        del conn._tracking_context, conn._tracking_start
+    conn.close()
+
+
+def shadowed_by_a_parameter(track_connection_released):
+    conn = get_db_connection()
+    track_connection_released("not the tracker")
+    conn.close()
