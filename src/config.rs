@@ -20,6 +20,10 @@ pub struct Config {
     /// Calls that create an engine to be disposed (`create_engine`).
     pub engine_factories: Vec<String>,
     pub dispose_method: String,
+    /// Calls that only borrow an engine handed to them (it does not outlive
+    /// the call): an engine handed to any other call is not disposed by a
+    /// safe fix.
+    pub borrowing_calls: Vec<String>,
     /// Glob patterns of paths not to walk into.
     pub exclude: Vec<String>,
     /// Files larger than this many KiB are reported and skipped.
@@ -45,6 +49,17 @@ impl Default for Config {
             release: "track_connection_released".into(),
             engine_factories: vec!["create_engine".into(), "create_async_engine".into()],
             dispose_method: "dispose".into(),
+            borrowing_calls: [
+                "read_sql",
+                "read_sql_query",
+                "read_sql_table",
+                "to_sql",
+                "create_all",
+                "drop_all",
+                "reflect",
+            ]
+            .map(String::from)
+            .to_vec(),
             exclude: Vec::new(),
             max_file_kib: 8192,
             dbapi_connects: [
@@ -134,6 +149,7 @@ impl Config {
             .helpers
             .iter()
             .chain(&self.engine_factories)
+            .chain(&self.borrowing_calls)
             .chain(&self.dbapi_connects)
             .chain(&self.raw_connections)
             .chain(&self.orm_sessions)
@@ -201,7 +217,7 @@ mod tests {
         let error = load("connfix.toml", "helper = [\"x\"]\n").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `exclude`, `max_file_kib`, `dbapi_connects`, `raw_connections`, `orm_sessions`, `safe_contexts` (in the top level)"
+            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `borrowing_calls`, `exclude`, `max_file_kib`, `dbapi_connects`, `raw_connections`, `orm_sessions`, `safe_contexts` (in the top level)"
         );
     }
 

@@ -27,8 +27,9 @@ use anyhow::Result;
 use tree_sitter::Node;
 
 use crate::config::Config;
-use crate::edit::Fix;
+use crate::edit::{Applicability, Fix};
 use crate::rules::{Code, Context, Diagnostic, Fixes, Rule, Severity};
+use crate::semantic::{BindingId, Role, ScopeModel};
 use crate::source::SourceFile;
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, Lineage, calls_one_of, method_call_on_name,
@@ -94,6 +95,7 @@ impl Rule for DisposeEngine {
                 let factory = calls_one_of(call, &self.config.engine_factories, src)?;
                 Engine {
                     rule: self,
+                    cx,
                     file,
                     call,
                     lineage,
@@ -108,7 +110,8 @@ impl Rule for DisposeEngine {
 /// One factory call being looked at.
 struct Engine<'a, 't> {
     rule: &'a DisposeEngine,
-    file: &'a SourceFile,
+    cx: &'a Context<'t>,
+    file: &'t SourceFile,
     call: Node<'t>,
     /// The call's ancestors.
     lineage: Lineage<'t>,
@@ -165,15 +168,7 @@ impl<'t> Engine<'_, 't> {
             ));
         }
         let name = text(left, src);
-        if let Some(why) = escapes(function, name, src) {
-            return self.report(
-                Code::EngineEscapes,
-                format!(
-                    "engine `{}` {why}, so it outlives the call; left alone",
-                    String::from_utf8_lossy(name)
-                ),
-            );
-        }
+        let name_text = String::from_utf8_lossy(name).into_owned();
         let dispose = self.rule.config.dispose_method.as_str();
         if self.disposed_in_enclosing_finally(stmt, function, name, dispose) {
             return None;
@@ -188,12 +183,55 @@ impl<'t> Engine<'_, 't> {
         {
             return None;
         }
+        let model = self.cx.semantic.scope(function);
+        let binding = model.binding_at(left)?;
+        // The wrap ends at the first later statement of the block that
+        // disposes the engine or binds its name again (`del engine`,
+        // `engine = None`, a second engine): the engine is disposed before
+        // the name lets go of it.
         let bare = after.iter().position(|s| {
             syntax::statement_call(*s).and_then(|c| method_call_on_name(c, dispose, src))
                 == Some(name)
         });
-        let wrapped = &after[..bare.unwrap_or(after.len())];
-        let name_text = String::from_utf8_lossy(name);
+        let rebound = after.iter().position(|s| {
+            model
+                .bindings_of(name)
+                .any(|b| b != binding && model.bindings[b as usize].statement == *s)
+        });
+        let (end, bare) = match (bare, rebound) {
+            (Some(b), Some(r)) if r < b => (r, None),
+            (Some(b), _) => (b, Some(after[b])),
+            (None, Some(r)) => (r, None),
+            (None, None) => (after.len(), None),
+        };
+        let wrapped = &after[..end];
+        let applicability = match self.escapes(&model, binding, wrapped, bare) {
+            Escape::No => Applicability::Safe,
+            Escape::Handed(callee) => {
+                if wrapped.is_empty() {
+                    return None;
+                }
+                let _ = callee;
+                Applicability::Unsafe
+            }
+            Escape::Rebound(line) => {
+                return self.report(
+                    Code::DisposeEngine,
+                    format!(
+                        "engine `{name_text}` is never disposed, and its name is bound again on line {line}, \
+                         inside the statements a `finally` would cover (it would dispose whatever the name \
+                         holds then); dispose it by hand before that line"
+                    ),
+                )
+                .map(|d| d.with_severity(Severity::Warning));
+            }
+            Escape::Outlives(why) => {
+                return self.report(
+                    Code::EngineEscapes,
+                    format!("engine `{name_text}` {why}, so it outlives the call; left alone"),
+                );
+            }
+        };
         if wrapped.is_empty() {
             if bare.is_some() {
                 return None;
@@ -216,10 +254,7 @@ impl<'t> Engine<'_, 't> {
             ));
         }
         let last = *wrapped.last()?;
-        let edges: Vec<Node> = [stmt, last]
-            .into_iter()
-            .chain(bare.map(|b| after[b]))
-            .collect();
+        let edges: Vec<Node> = [stmt, last].into_iter().chain(bare).collect();
         let shared = (block.kind_name() == "block" && syntax::is_inline_block(block))
             || edges
                 .iter()
@@ -230,7 +265,93 @@ impl<'t> Engine<'_, 't> {
                  of their own and connfix will wrap them"
             ));
         }
-        Some(self.wrap(stmt, last, bare.map(|b| after[b]), &name_text, is_async))
+        let mut diagnostic = self.wrap(stmt, last, bare, &name_text, is_async);
+        if let Escape::Handed(callee) = self.escapes(&model, binding, wrapped, bare) {
+            diagnostic.severity = Severity::Warning;
+            diagnostic.message = format!(
+                "engine `{name_text}` is never disposed, and it is handed to `{callee}(...)`, which may keep \
+                 it: disposing it is unsafe (`--unsafe-fixes` wraps it in try/finally); add `{callee}` to \
+                 `borrowing_calls` if it only borrows the engine"
+            );
+            if let Some(fix) = diagnostic.fix.take() {
+                diagnostic.fix = Some(Fix {
+                    applicability,
+                    ..fix
+                });
+            }
+        }
+        Some(diagnostic)
+    }
+
+    /// Whether the engine bound by `binding` can outlive the wrap of
+    /// `wrapped` (and the `bare` dispose after it): a read its binding may
+    /// reach that keeps it (returned, yielded, stored, put in a container,
+    /// captured, a global), or that lies past the wrap (the engine is used
+    /// after its block, or later in a loop). The engine's own methods and
+    /// attributes, and the configured borrowing calls, only borrow it.
+    fn escapes(
+        &self,
+        model: &ScopeModel<'t>,
+        binding: BindingId,
+        wrapped: &[Node],
+        bare: Option<Node>,
+    ) -> Escape {
+        let src = self.src();
+        let name = model.bindings[binding as usize].name;
+        if model.is_declared(name) {
+            return Escape::Outlives("is a global".into());
+        }
+        let inside = |n: Node| {
+            let range = n.byte_range();
+            wrapped
+                .iter()
+                .chain(bare.as_ref())
+                .any(|s| s.start_byte() <= range.start && range.end <= s.end_byte())
+        };
+        let mut handed = None;
+        for r in model.uses(binding) {
+            let why = match r.role {
+                Role::Returned => "is returned",
+                Role::Yielded => "is yielded",
+                Role::Stored => "is stored on an attribute, an item or another name",
+                Role::Contained => "is put in a tuple, list, set or dict",
+                Role::Captured => "is captured by a nested function",
+                _ if !inside(r.ident) => {
+                    return Escape::Outlives(format!(
+                        "is used on line {} after the block that creates it",
+                        r.ident.start_position().row + 1
+                    ));
+                }
+                Role::Argument { call } => {
+                    let borrows =
+                        syntax::calls_one_of(call, &self.rule.config.borrowing_calls, src)
+                            .is_some();
+                    if !borrows && handed.is_none() {
+                        let callee = call
+                            .field(FIELDS.function)
+                            .map_or(&b""[..], |f| text(f, src));
+                        handed = Some(String::from_utf8_lossy(callee).into_owned());
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            return Escape::Outlives(why.into());
+        }
+        // A binding of the name again inside the wrap, not at its level:
+        // the finally would dispose whatever the name holds then.
+        let rebinding = model.bindings_of(name).find(|b| {
+            *b != binding
+                && inside(model.bindings[*b as usize].ident)
+                && !wrapped.contains(&model.bindings[*b as usize].statement)
+        });
+        if let Some(b) = rebinding {
+            return Escape::Rebound(model.bindings[b as usize].ident.start_position().row + 1);
+        }
+        match handed {
+            Some(callee) => Escape::Handed(callee),
+            None => Escape::No,
+        }
     }
 
     fn disposed_in_enclosing_finally(
@@ -296,6 +417,19 @@ impl<'t> Engine<'_, 't> {
     }
 }
 
+/// Whether, and how, an engine can outlive its wrap.
+enum Escape {
+    No,
+    /// Handed to a call not known to only borrow it: disposing it is
+    /// unsafe.
+    Handed(String),
+    /// Kept beyond the call: left alone, with this reason.
+    Outlives(String),
+    /// The name is bound again, on this line, inside the statements to
+    /// wrap (not at their level, where the wrap would end before it).
+    Rebound(usize),
+}
+
 /// Whether the try statement's `finally` calls `name.dispose()` anywhere.
 fn finally_disposes(try_statement: Node, name: &[u8], dispose: &str, src: &[u8]) -> bool {
     let mut cursor = try_statement.walk();
@@ -310,39 +444,4 @@ fn finally_disposes(try_statement: Node, name: &[u8], dispose: &str, src: &[u8])
         found |= method_call_on_name(n, dispose, src) == Some(name)
     });
     found
-}
-
-/// Why the engine bound to `name` outlives the function, if it does.
-fn escapes(function: Node, name: &[u8], src: &[u8]) -> Option<&'static str> {
-    let body = function.field(FIELDS.body)?;
-    let mut why = None;
-    syntax::walk_scope(body, false, |n| {
-        if why.is_some() || n == body {
-            return;
-        }
-        why = match n.kind_name() {
-            "return_statement" if syntax::mentions(n, name, src) => Some("is returned"),
-            "yield" if syntax::mentions(n, name, src) => Some("is yielded"),
-            "global_statement" | "nonlocal_statement" if syntax::mentions(n, name, src) => {
-                Some("is a global")
-            }
-            "function_definition" | "class_definition" | "lambda"
-                if syntax::mentions(n, name, src) =>
-            {
-                Some("is captured by a nested function")
-            }
-            "assignment" => {
-                let stored = n.field(FIELDS.left).is_some_and(|l| {
-                    !syntax::target_names(l).iter().any(|_| true)
-                        || matches!(l.kind_name(), "attribute" | "subscript")
-                });
-                (stored
-                    && n.field(FIELDS.right)
-                        .is_some_and(|r| syntax::mentions(r, name, src)))
-                .then_some("is stored on an attribute or item")
-            }
-            _ => None,
-        };
-    });
-    why
 }
