@@ -156,13 +156,7 @@ impl Config {
             .chain(&self.safe_contexts)
             .chain([&self.acquire, &self.release, &self.dispose_method]);
         for name in names {
-            let ok = !name.is_empty()
-                && name.split('.').all(|part| {
-                    part.chars()
-                        .next()
-                        .is_some_and(|c| c.is_alphabetic() || c == '_')
-                        && part.chars().all(|c| c.is_alphanumeric() || c == '_')
-                });
+            let ok = !name.is_empty() && name.split('.').all(is_identifier);
             if !ok {
                 bail!("`{name}` is not a Python name (dotted names are allowed in the name lists)");
             }
@@ -172,11 +166,44 @@ impl Config {
                 bail!("`{name}` must be a plain name, without dots");
             }
         }
-        if self.tracker_module.is_empty() || self.tracker_module.split('.').any(str::is_empty) {
-            bail!("`tracker_module` must be a module path such as `src.utils.connection_tracker`");
+        // Every name becomes code in the inserted lines (`from <module>
+        // import <acquire>`): each must be a Python identifier and no
+        // keyword, or the fixed file would not parse, or worse, parse as
+        // something else.
+        let module_ok = self
+            .tracker_module
+            .split('.')
+            .all(|part| is_identifier(part) && !KEYWORDS.contains(&part));
+        if !module_ok {
+            bail!(
+                "`tracker_module` = `{}` is not a dotted module path such as `src.utils.connection_tracker`",
+                self.tracker_module
+            );
+        }
+        for name in [&self.acquire, &self.release, &self.dispose_method] {
+            if KEYWORDS.contains(&name.as_str()) {
+                bail!("`{name}` is a Python keyword, not a name");
+            }
         }
         Ok(())
     }
+}
+
+/// Python's keywords: never a module, function or method name.
+const KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// A Python identifier (ASCII letters, digits and `_`, or any alphabetic
+/// character, not starting with a digit).
+fn is_identifier(part: &str) -> bool {
+    part.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && part.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -237,6 +264,19 @@ mod tests {
             error.to_string(),
             "DIR/connfix.toml: invalid configuration: `track-it` is not a Python name (dotted names are allowed in the name lists)"
         );
+        let error = load(
+            "connfix.toml",
+            "tracker_module = \"os;import subprocess\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "DIR/connfix.toml: invalid configuration: `tracker_module` = `os;import subprocess` is not a dotted module path such as `src.utils.connection_tracker`"
+        );
+        let error = load("connfix.toml", "tracker_module = \"src.class.tracker\"\n").unwrap_err();
+        assert!(error.to_string().ends_with(
+            "`src.class.tracker` is not a dotted module path such as `src.utils.connection_tracker`"
+        ));
         // A session name becomes a quoted string in a query.
         let error = load("connfix.toml", "orm_sessions = [\"db.\\\"session\"]\n").unwrap_err();
         assert_eq!(

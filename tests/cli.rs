@@ -928,3 +928,34 @@ fn needles_only_in_strings_and_comments_do_not_make_a_file_parsed() {
         )
     );
 }
+
+/// A file name is text in the helper's context string, never code: a quote,
+/// a backslash or a control character in it is escaped, and the written
+/// file compiles (issue 13, class 5).
+#[test]
+fn odd_file_names_are_escaped_in_the_context_string() {
+    let names = ["we\"ird.py", "a\\x9b.py", "c\u{9b}.py"];
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (*n, LEAKY.as_bytes())).collect();
+    let dir = tree(&files);
+    let run = connfix(dir.path(), &["apply", "--quiet"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let expected = [
+        "\"we\\\"ird.py::get_db_connection\"",
+        "\"a\\\\x9b.py::get_db_connection\"",
+        "\"c\\x9b.py::get_db_connection\"",
+    ];
+    for (name, literal) in names.iter().zip(expected) {
+        let fixed = read(dir.path(), name);
+        assert_eq!(
+            fixed,
+            LEAKY_FIXED.replace("\"a.py::get_db_connection\"", literal),
+            "{name}"
+        );
+        let compiled = std::process::Command::new("python3")
+            .args(["-c", "import sys; compile(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1], 'exec')"])
+            .arg(dir.path().join(name))
+            .status()
+            .unwrap();
+        assert!(compiled.success(), "{name} does not compile");
+    }
+}

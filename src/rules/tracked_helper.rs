@@ -257,9 +257,12 @@ impl<'t> Helper<'_, 't> {
             .path
             .file_name()
             .map_or_else(|| "<stdin>".into(), |n| n.to_string_lossy());
+        // The file name is text, not code: a quote, a backslash or a
+        // control character in it must not end or change the literal.
+        let context = crate::templates::string_literal(&format!("{file_name}::{}", self.name));
         let acquisition = format!(
-            "# Track this connection acquisition\ncontext, track_start = {}(\"{file_name}::{}\")",
-            config.acquire, self.name
+            "# Track this connection acquisition\ncontext, track_start = {}({context})",
+            config.acquire
         );
         let import = format!("from {} import {}", config.tracker_module, config.acquire);
 
