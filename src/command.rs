@@ -514,7 +514,7 @@ fn process(
         }
     }
     if view.json {
-        report.json = Some(JsonFile::new(&shown, &outcome));
+        report.json = Some(JsonFile::new(&shown, &outcome, fixer.threshold()));
     }
     report.skipped = outcome.change.is_none() && outcome.declined > 0;
     match (&outcome.change, view.mode) {

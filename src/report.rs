@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::edit::Applicability;
 use crate::fix::Outcome;
 use crate::rules::{Code, Diagnostic};
 use crate::source::{Rejection, position_of};
@@ -158,7 +159,10 @@ pub struct JsonError {
 impl JsonFile {
     /// The edits of the fixes found on the original text, and every
     /// diagnostic.
-    pub fn new(path: &str, outcome: &Outcome) -> JsonFile {
+    /// Only the fixes at or above `threshold` (those the run applies) are
+    /// listed as edits; `complete` says whether applying them together
+    /// gives the file `apply` writes.
+    pub fn new(path: &str, outcome: &Outcome, threshold: Applicability) -> JsonFile {
         let text = &outcome.text;
         let bom = if outcome.bom { 3 } else { 0 };
         let at = |offset: usize| {
@@ -170,10 +174,14 @@ impl JsonFile {
                 offset: offset + bom,
             }
         };
-        let fixes = outcome
-            .diagnostics
-            .iter()
-            .filter_map(|d| Some((d.rule, d.fix.as_ref()?)));
+        let applied = || {
+            outcome
+                .diagnostics
+                .iter()
+                .filter_map(|d| Some((d.rule, d.fix.as_ref()?)))
+                .filter(|(_, f)| f.applicability >= threshold)
+        };
+        let fixes = applied();
         let edits = fixes
             .enumerate()
             .flat_map(|(number, (rule, fix))| {
@@ -201,7 +209,7 @@ impl JsonFile {
         JsonFile {
             path: path.to_string(),
             changed: outcome.change.is_some(),
-            complete: outcome.passes <= 1,
+            complete: outcome.passes <= 1 && !crate::edit::overlapping(applied().map(|(_, f)| f)),
             edits,
             findings,
             error: None,

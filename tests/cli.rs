@@ -959,3 +959,63 @@ fn odd_file_names_are_escaped_in_the_context_string() {
         assert!(compiled.success(), "{name} does not compile");
     }
 }
+
+/// `check --json` lists the edits this run applies, no unsafe fix without
+/// `--unsafe-fixes`, and is complete only when they give what `apply`
+/// writes: not when fixes overlap and wait for a later pass (issue 13).
+#[test]
+fn json_lists_only_applied_edits_and_complete_means_complete() {
+    let unsafe_only = "def route():\n    conn = get_db_connection()\n    rows = conn.cursor().fetchall()\n    conn.close()\n    return rows\n";
+    let overlapping = "def health():\n    engine = create_engine(URL)\n    conn = get_db_connection()\n    conn.close()\n    return engine.url\n";
+    let dir = tree(&[
+        ("unsafe_only.py", unsafe_only.as_bytes()),
+        ("overlapping.py", overlapping.as_bytes()),
+    ]);
+    let json = |args: &[&str]| {
+        let run = connfix(dir.path(), args);
+        let document: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        document["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let rules: Vec<String> = f["edits"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["rule"].as_str().unwrap().to_string())
+                    .collect();
+                (
+                    f["path"].as_str().unwrap().to_string(),
+                    f["complete"].clone(),
+                    rules,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        json(&["check", "--json"]),
+        [
+            (
+                "overlapping.py".into(),
+                false.into(),
+                strings(&["dispose-engine", "release-before-close"])
+            ),
+            (
+                "unsafe_only.py".into(),
+                true.into(),
+                strings(&["release-before-close"])
+            ),
+        ]
+    );
+    let unsafe_run = json(&["check", "--json", "--unsafe-fixes"]);
+    assert_eq!(
+        unsafe_run[1],
+        (
+            "unsafe_only.py".into(),
+            false.into(),
+            strings(&["close-not-guaranteed", "release-before-close"])
+        )
+    );
+}
