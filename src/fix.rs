@@ -147,12 +147,12 @@ impl Fixer {
             Vec::new()
         };
         if !live.contains(&true) {
-            #[cfg(debug_assertions)]
-            if self
-                .rule_needles
-                .iter()
-                .flatten()
-                .any(|n| n.find(&text).is_some())
+            if crate::self_check()
+                && self
+                    .rule_needles
+                    .iter()
+                    .flatten()
+                    .any(|n| n.find(&text).is_some())
                 && let Ok(file) = SourceFile::parse(path, bom, text.clone(), None)
             {
                 self.assert_prefilter_agrees(&file, &live, &[]);
@@ -165,17 +165,17 @@ impl Fixer {
         }
         let file = SourceFile::parse(path, bom, text, None)?;
         let diagnostics = self.diagnostics(&file, &live, false);
-        #[cfg(debug_assertions)]
-        self.assert_prefilter_agrees(&file, &live, &diagnostics);
+        if crate::self_check() {
+            self.assert_prefilter_agrees(&file, &live, &diagnostics);
+        }
         Ok(Ok((file, diagnostics)))
     }
 
-    /// Debug builds (every test): the rules the prefilter left out of a
+    /// When connfix checks itself (`self_check`): the rules the prefilter left out of a
     /// file (their needles absent or only in strings and comments, or their
     /// closer look said no; all of them when the file was skipped although
     /// it holds a needle) would have found nothing. `found`: what the rules
     /// in `live` found.
-    #[cfg(debug_assertions)]
     fn assert_prefilter_agrees(&self, file: &SourceFile, live: &[bool], found: &[Diagnostic]) {
         let key = |d: &Diagnostic| (d.rule, d.offset, d.message.clone());
         let every = vec![true; self.rules.rules.len()];
@@ -353,8 +353,9 @@ impl Fixer {
             let next = now.reparse(text, &edits).map_err(|r| Rejection {
                 position: r.position,
                 message: format!(
-                    "internal error: connfix's fixes would make this file unparsable there; the file is left \
+                    "{}connfix's fixes would make this file unparsable there; the file is left \
                      unchanged (please report it with the file): {}",
+                    source::INTERNAL_ERROR,
                     r.message
                 ),
             })?;
@@ -368,8 +369,9 @@ impl Fixer {
         Err(Rejection {
             position: None,
             message: format!(
-                "internal error: the fixes did not settle after {MAX_PASSES} passes; the file is left unchanged \
-                 (please report it with the file)"
+                "{}the fixes did not settle after {MAX_PASSES} passes; the file is left unchanged \
+                 (please report it with the file)",
+                source::INTERNAL_ERROR
             ),
         })
     }

@@ -121,7 +121,7 @@ impl<'a, 't> Match<'a, 't> {
 /// part of a parse. Instead, each occurrence of an anchor in the text leads
 /// one cursor from the root down to it, and the query runs pinned to the
 /// nodes of its kind on that path: the cost follows the occurrences, not the
-/// size of the file. Debug builds (every test) check the matches are those
+/// size of the file. When connfix checks itself (`self_check`), it checks the matches are those
 /// of a whole-tree run at the nodes that hold an anchor, so a query whose
 /// outermost kind changes without its `LazyQuery` fails loudly.
 pub fn for_each_match<'t>(
@@ -137,15 +137,16 @@ pub fn for_each_match<'t>(
     let query = lazy.get();
     let names = query.capture_names();
     let src = file.text.as_slice();
-    #[cfg(debug_assertions)]
+    let check = crate::self_check();
     let mut seen = Vec::new();
     let mut matches_at = QueryCursor::new();
     matches_at.set_max_start_depth(Some(0));
     for lineage in &nodes {
         let mut matches = matches_at.matches(query, lineage.node(), src);
         while let Some(m) = matches.next() {
-            #[cfg(debug_assertions)]
-            seen.push(match_key(m));
+            if check {
+                seen.push(match_key(m));
+            }
             each(Match {
                 captures: m.captures(),
                 names,
@@ -153,8 +154,7 @@ pub fn for_each_match<'t>(
             });
         }
     }
-    #[cfg(debug_assertions)]
-    {
+    if check {
         for lineage in &nodes {
             for pair in lineage.0.windows(2) {
                 assert_eq!(
@@ -274,10 +274,8 @@ impl<'t> Lineage<'t> {
     }
 }
 
-#[cfg(debug_assertions)]
 type MatchKey = (usize, Vec<(u32, usize, usize)>);
 
-#[cfg(debug_assertions)]
 fn match_key(m: &tree_sitter::QueryMatch) -> MatchKey {
     let mut captures: Vec<(u32, usize, usize)> = m
         .captures()
