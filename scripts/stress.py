@@ -666,13 +666,30 @@ class Oracle:
         )
 
     def tracked(self, x, ctx: Ctx) -> bool:
-        """Is `x` bound from a helper call somewhere in the enclosing scope of the original?"""
-        scope = ctx.orig_func if ctx.func is not None else self.orig_tree
+        """Is `x` bound from a helper call (or a call of a local alias of a
+        helper) in the original, in its function or in a scope its names
+        resolve to (an enclosing function, the module; the class, for
+        `self.attr`)? connfix decides this with its semantic model and
+        reaching bindings; the oracle only checks that such a binding exists
+        somewhere in the file, which keeps it independent of connfix's flow
+        analysis."""
+        scope = self.orig_tree
         if scope is None:
-            return True  # unpaired function: cannot tell; the AST check still runs
+            return True  # unpaired: cannot tell; the AST check still runs
         keys = self._tracked_cache.get(id(scope))
         if keys is None:
             keys = self._tracked_cache[id(scope)] = set()
+            aliases = set()
+            for node in ast.walk(scope):
+                if (
+                    isinstance(node, ast.Assign)
+                    and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)
+                    and isinstance(node.value, (ast.Name, ast.Attribute))
+                    and (node.value.id if isinstance(node.value, ast.Name) else node.value.attr) in self.helpers
+                ):
+                    aliases.add(node.targets[0].id)
+            self._aliases = aliases
             for node in ast.walk(scope):
                 if isinstance(node, ast.Assign):
                     pairs = [(t, node.value) for t in node.targets]
@@ -688,13 +705,15 @@ class Oracle:
         return ref_key(x) in keys
 
     def is_helper_call(self, v) -> bool:
-        if isinstance(v, ast.Await):
+        while isinstance(v, ast.Await):
             v = v.value
+        if isinstance(v, ast.IfExp):
+            return self.is_helper_call(v.body) or self.is_helper_call(v.orelse)
         if not isinstance(v, ast.Call):
             return False
         f = v.func
         name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-        return name in self.helpers
+        return name in self.helpers or (isinstance(f, ast.Name) and f.id in getattr(self, "_aliases", ()))
 
     def check_wrap_site(self, s, var, awaited, out, ctx: Ctx):
         where = f"line {s.lineno}"

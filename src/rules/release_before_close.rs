@@ -91,7 +91,11 @@ impl Rule for ReleaseBeforeClose {
                 return;
             }
             let scope = lineage.scope();
-            if !tracked(cx, scope, object) {
+            let is_tracked = match object.kind_name() {
+                "attribute" => attribute_tracked(cx, lineage, object),
+                _ => tracked(cx, scope, object),
+            };
+            if !is_tracked {
                 return;
             }
             let name = text(object, src);
@@ -166,6 +170,41 @@ fn tracked<'t>(cx: &Context<'t>, scope: Node<'t>, ident: Node<'t>) -> bool {
         }
     }
     false
+}
+
+/// Whether `obj.attr` (closed at the end of `lineage`) is set from a
+/// helper call, `obj.attr = helper()`, in a method of the same class (or,
+/// outside classes, anywhere in the same scope): the connection a class
+/// keeps on `self` and closes in another method.
+fn attribute_tracked<'t>(
+    cx: &Context<'t>,
+    lineage: &syntax::Lineage<'t>,
+    object: Node<'t>,
+) -> bool {
+    let src = cx.src();
+    let target = text(object, src);
+    let class = (1..)
+        .map_while(|n| lineage.up(n))
+        .find(|n| n.kind_name() == "class_definition");
+    let home = class.unwrap_or_else(|| lineage.scope());
+    cx.helpers().calls(cx.file).iter().any(|(call, path)| {
+        let mut value = *call;
+        let mut depth = path.len();
+        while let Some(p) = depth
+            .checked_sub(1)
+            .map(|i| path[i])
+            .filter(|p| matches!(p.kind_name(), "await" | "parenthesized_expression"))
+        {
+            value = p;
+            depth -= 1;
+        }
+        let assigned = depth.checked_sub(1).map(|i| path[i]).is_some_and(|a| {
+            a.kind_name() == "assignment"
+                && a.field(FIELDS.right) == Some(value)
+                && a.field(FIELDS.left).is_some_and(|l| text(l, src) == target)
+        });
+        assigned && path.contains(&home)
+    })
 }
 
 impl ReleaseBeforeClose {
