@@ -8,6 +8,9 @@
 //! - `parse`: walk, read and parse every file, dropping each tree at once;
 //! - `walk`: also visit every node of each tree once with a tree cursor, the
 //!   least a set of rules that looks at every node pays beyond the parse;
+//! - `model`: parse, then build connfix's semantic model (`semantic.rs`) of
+//!   every function of each file, as the rules would if every function
+//!   held an anchor: what the model costs, against the walk;
 //! - `verify DIR FIXED`: parse every file of DIR, and where FIXED (the same
 //!   tree, holding only the files connfix's fixes change, as fixed) holds it,
 //!   parse the fixed text again the way `connfix diff` verifies its output:
@@ -31,11 +34,11 @@ fn main() {
     let mode = args.next().unwrap_or_default();
     let mut paths: Vec<PathBuf> = args.map(PathBuf::from).collect();
     let fixed = (mode == "verify" && paths.len() == 2).then(|| paths.pop().expect("two paths"));
-    if !matches!(mode.as_str(), "read" | "parse" | "walk" | "verify")
+    if !matches!(mode.as_str(), "read" | "parse" | "walk" | "model" | "verify")
         || paths.is_empty()
         || (mode == "verify") != fixed.is_some()
     {
-        eprintln!("usage: floor read|parse|walk PATH... | floor verify DIR FIXED");
+        eprintln!("usage: floor read|parse|walk|model PATH... | floor verify DIR FIXED");
         std::process::exit(2);
     }
     if let Some(fixed) = fixed {
@@ -44,6 +47,17 @@ fn main() {
     }
     let parse = mode != "read";
     let walk = mode == "walk";
+    if mode == "model" {
+        let [files, bytes, names] = each_file(&paths, |path, text| {
+            let len = text.len();
+            match SourceFile::parse(path, false, text, None) {
+                Ok(file) => [1, len, model_all(&file)],
+                Err(_) => [1, len, 0],
+            }
+        });
+        println!("model: {files} files, {bytes} bytes, {names} bindings and reads");
+        return;
+    }
     let [files, bytes, nodes] = each_file(&paths, |_, text| {
         let count = match parse.then(|| connfix::source::parse_tree(&text)) {
             Some(tree) if walk => visit_all(&tree),
@@ -116,6 +130,19 @@ fn line_edits(old: &[u8], new: &[u8]) -> Vec<Edit> {
         at += removed;
     }
     edits
+}
+
+/// Build the semantic model of every function of `file`; returns how many
+/// bindings and reads they hold.
+fn model_all(file: &SourceFile) -> usize {
+    let semantic = connfix::semantic::Semantic::new(file);
+    let kind = connfix::syntax::KINDS.function_definition;
+    file.nodes_of_kinds(&[kind])
+        .map(|function| {
+            let model = semantic.scope(function);
+            model.bindings.len() + model.references.len()
+        })
+        .sum()
 }
 
 /// Visit every node of `tree` once, in document order, with one cursor;

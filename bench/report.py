@@ -160,6 +160,15 @@ def main():
         for label, n in counts.items():
             w(f"| {label} | {n / 1e9:.3f} | {n / base:.2f} | {n / verify:.2f} |")
         w("")
+        walk, model = counts.get("walk floor"), counts.get("model (every function)")
+        if base and walk and model:
+            # The semantic model's own cost (issue 13): what building it for
+            # every function adds to the parse, against one walk of the tree.
+            ratio = (model - base) / (walk - base)
+            w(f"The semantic model of every function costs {(model - base) / 1e9:.3f} G beyond the parse, "
+              f"{ratio:.2f}x one walk of every node ({(walk - base) / 1e9:.3f} G).\n")
+            verdicts.append(("semantic model costs no more than one walk of the tree (issue 13)",
+                             ratio <= 1.0, f"{ratio:.2f}x the walk beyond the parse"))
 
     w("## Targets (issue 6)\n")
     w("| target | met | measured |")

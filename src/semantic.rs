@@ -23,13 +23,51 @@
 //! (`Semantic::scope`), and shared by the rules of one pass over a file.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use tree_sitter::Node;
 
 use crate::source::SourceFile;
 use crate::syntax::{self, FIELDS, FieldChild, KindName, text};
+
+/// A map keyed by node ids and names, hashed the way rustc's FxHash does:
+/// the model hashes a key at every identifier, and SipHash, std's default,
+/// made that most of what building a model cost.
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        for b in chunks.remainder() {
+            self.add(u64::from(*b));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
 
 pub type BindingId = u32;
 pub type GuardId = u32;
@@ -235,7 +273,7 @@ impl<'t> Semantic<'t> {
     pub fn new(file: &'t SourceFile) -> Semantic<'t> {
         Semantic {
             file,
-            models: RefCell::new(HashMap::new()),
+            models: RefCell::new(HashMap::default()),
         }
     }
 
@@ -374,12 +412,12 @@ where
                 guards: Vec::new(),
                 exits: Vec::new(),
                 declared: Vec::new(),
-                binding_at: HashMap::new(),
-                reference_at: HashMap::new(),
+                binding_at: HashMap::default(),
+                reference_at: HashMap::default(),
             },
-            binding_at: HashMap::new(),
-            reference_at: HashMap::new(),
-            by_name: HashMap::new(),
+            binding_at: HashMap::default(),
+            reference_at: HashMap::default(),
+            by_name: HashMap::default(),
             frames: Vec::new(),
             guard: None,
             statement: None,
@@ -1046,7 +1084,7 @@ where
             } else if kind == kinds.lambda {
                 self.captured(n, state);
                 enter = false;
-            } else if n.kind_name() == "named_expression" {
+            } else if kind == kinds.named_expression {
                 if let Some(value) = n.field(FIELDS.value) {
                     self.expression(value, state);
                 }
@@ -1056,7 +1094,7 @@ where
                     self.bind(name, text, BindingKind::Walrus, value, state);
                 }
                 enter = false;
-            } else if n.kind_name() == "keyword_argument" {
+            } else if kind == kinds.keyword_argument {
                 // The keyword is not a read; the value is.
                 if let Some(value) = n.field(FIELDS.value) {
                     path.push(n);

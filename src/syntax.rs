@@ -598,6 +598,8 @@ pub struct Kinds {
     pub function_definition: u16,
     pub class_definition: u16,
     pub lambda: u16,
+    pub named_expression: u16,
+    pub keyword_argument: u16,
     /// The kinds `bound_names` reads names from.
     pub binding: [u16; 7],
 }
@@ -638,6 +640,8 @@ pub static KINDS: LazyLock<Kinds> = LazyLock::new(|| {
         function_definition: id("function_definition"),
         class_definition: id("class_definition"),
         lambda: id("lambda"),
+        named_expression: id("named_expression"),
+        keyword_argument: id("keyword_argument"),
         binding: [
             "assignment",
             "augmented_assignment",
