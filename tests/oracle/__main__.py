@@ -1,0 +1,82 @@
+"""python3 -m tests.oracle [--programs N] [--seed S] [--cases-only]
+[--no-cases] [--selftest] [--no-shrink]
+
+Environment: ORACLE_SEED (default: random, printed), ORACLE_PROGRAMS
+(default 2000; CI: 10000), CONNFIX (default target/release/connfix).
+Exit 1 when any invariant fails (generated programs or regression cases)."""
+
+import argparse
+import gc
+import os
+import random
+import sys
+import time
+
+from . import gen, runner, shrink, standins, regression as cases_mod
+
+BATCH = 500
+
+
+def inputs_for(seed):
+    r = random.Random(seed ^ 0x5EED)
+    xs = [(0, None), (31, None)] + [(r.randrange(32), None) for _ in range(3)]
+    xs.append((r.randrange(32), r.choice([1, 2])))  # the n-th connect() fails
+    return xs
+
+
+def run_generated(n, seed, do_shrink, budget):
+    fails = {}  # kind -> list of (prog_seed, prog, failure)
+    t0 = time.time()
+    done = 0
+    for start in range(0, n, BATCH):
+        progs = {}
+        for i in range(start, min(n, start + BATCH)):
+            ps = seed * 1_000_003 + i
+            progs[f"p{i:06d}.py"] = (ps, gen.generate(ps))
+        srcs = {name: gen.render(p) for name, (_, p) in progs.items()}
+        new, codes, errors = runner.connfix_dir(srcs)
+        for name, (ps, prog) in progs.items():
+            for f in runner.compare(srcs[name], new[name], name, inputs_for(ps), codes.get(name, [])):
+                fails.setdefault(f[0], []).append((ps, prog, f))
+        done = min(n, start + BATCH)
+        print(f"  {done} programs, {time.time() - t0:.1f} s, failing kinds so far: "
+              + (", ".join(f"{k} {len(v)}" for k, v in sorted(fails.items())) or "none"), flush=True)
+    elapsed = time.time() - t0
+    print(f"generated: {n} programs in {elapsed:.1f} s (seed {seed})")
+    for kind, lst in sorted(fails.items()):
+        print(f"\n=== {kind}: {len(lst)} of {n} programs (e.g. program seed {lst[0][0]})")
+        ps, prog, f = min(lst[:50], key=lambda t: gen.size(t[1]))
+        if do_shrink and time.time() < budget:
+            prog, f = shrink.shrink(prog, kind, f"p{ps}.py", inputs_for(ps), deadline=min(budget, time.time() + 60))
+        shrink.show(prog, f, f"p{ps}.py")
+    return fails
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--programs", type=int, default=int(os.environ.get("ORACLE_PROGRAMS", "2000")))
+    ap.add_argument("--seed", type=int, default=int(os.environ.get("ORACLE_SEED", random.randrange(1 << 30))))
+    ap.add_argument("--cases-only", action="store_true")
+    ap.add_argument("--no-cases", action="store_true")
+    ap.add_argument("--selftest", action="store_true")
+    ap.add_argument("--no-shrink", action="store_true")
+    ap.add_argument("--shrink-seconds", type=float, default=float(os.environ.get("ORACLE_SHRINK_SECONDS", "300")))
+    a = ap.parse_args()
+    standins.install()
+    gc.freeze()  # the harness's own objects: gc.collect() then only scans the programs'
+    print(f"oracle: connfix {runner.connfix_bin()}, ORACLE_SEED={a.seed}", flush=True)
+    bad = False
+    if a.selftest:
+        from . import selftest
+        bad |= not selftest.main()
+    if not a.no_cases:
+        bad |= not cases_mod.run_cases()
+    if not a.cases_only and a.programs > 0:
+        fails = run_generated(a.programs, a.seed, not a.no_shrink, time.time() + a.shrink_seconds)
+        bad |= bool(fails)
+    print("\noracle: FAIL" if bad else "\noracle: ok")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
