@@ -24,8 +24,8 @@ def inputs_for(seed):
     return xs
 
 
-def run_generated(n, seed, do_shrink, budget):
-    fails = {}  # kind -> list of (prog_seed, prog, failure)
+def run_generated(n, seed, do_shrink, budget, per_kind):
+    fails = {}  # kind -> list of (prog_seed, failure); programs are regenerated from their seed
     t0 = time.time()
     done = 0
     for start in range(0, n, BATCH):
@@ -35,20 +35,33 @@ def run_generated(n, seed, do_shrink, budget):
             progs[f"p{i:06d}.py"] = (ps, gen.generate(ps))
         srcs = {name: gen.render(p) for name, (_, p) in progs.items()}
         new, codes, errors = runner.connfix_dir(srcs)
-        for name, (ps, prog) in progs.items():
+        progs = {name: ps for name, (ps, _) in progs.items()}
+        gc.collect()
+        gc.freeze()  # keep the collections after each call small
+        for name, ps in progs.items():
             for f in runner.compare(srcs[name], new[name], name, inputs_for(ps), codes.get(name, [])):
-                fails.setdefault(f[0], []).append((ps, prog, f))
+                fails.setdefault(f[0], []).append((ps, f))
         done = min(n, start + BATCH)
         print(f"  {done} programs, {time.time() - t0:.1f} s, failing kinds so far: "
               + (", ".join(f"{k} {len(v)}" for k, v in sorted(fails.items())) or "none"), flush=True)
     elapsed = time.time() - t0
     print(f"generated: {n} programs in {elapsed:.1f} s (seed {seed})")
     for kind, lst in sorted(fails.items()):
-        print(f"\n=== {kind}: {len(lst)} of {n} programs (e.g. program seed {lst[0][0]})")
-        ps, prog, f = min(lst[:50], key=lambda t: gen.size(t[1]))
-        if do_shrink and time.time() < budget:
-            prog, f = shrink.shrink(prog, kind, f"p{ps}.py", inputs_for(ps), deadline=min(budget, time.time() + 60))
-        shrink.show(prog, f, f"p{ps}.py")
+        print(f"\n=== {kind}: {len(lst)} of {n} programs (program seeds {', '.join(str(t[0]) for t in lst[:3])}, ...)")
+        # the smallest few failing programs, each shrunk; distinct results shown
+        picks = sorted(lst[:200], key=lambda t: gen.size(gen.generate(t[0])))[:per_kind]
+        seen = set()
+        for ps, f in picks:
+            prog = gen.generate(ps)
+            if do_shrink and time.time() < budget:
+                prog, f2 = shrink.shrink(prog, kind, f"p{ps}.py", inputs_for(ps), deadline=min(budget, time.time() + 60))
+                f = f2 or f
+            sig = shrink.signature(prog)
+            if sig in seen:
+                continue
+            seen.add(sig)
+            print(f"--- program seed {ps}")
+            shrink.show(prog, f, f"p{ps}.py")
     return fails
 
 
@@ -60,6 +73,8 @@ def main():
     ap.add_argument("--no-cases", action="store_true")
     ap.add_argument("--selftest", action="store_true")
     ap.add_argument("--no-shrink", action="store_true")
+    ap.add_argument("--shrink-per-kind", type=int, default=int(os.environ.get("ORACLE_SHRINK_PER_KIND", "1")),
+                    help="failing programs shrunk per kind of failure (distinct results are shown)")
     ap.add_argument("--shrink-seconds", type=float, default=float(os.environ.get("ORACLE_SHRINK_SECONDS", "300")))
     a = ap.parse_args()
     standins.install()
@@ -72,7 +87,7 @@ def main():
     if not a.no_cases:
         bad |= not cases_mod.run_cases()
     if not a.cases_only and a.programs > 0:
-        fails = run_generated(a.programs, a.seed, not a.no_shrink, time.time() + a.shrink_seconds)
+        fails = run_generated(a.programs, a.seed, not a.no_shrink, time.time() + a.shrink_seconds, a.shrink_per_kind)
         bad |= bool(fails)
     print("\noracle: FAIL" if bad else "\noracle: ok")
     return 1 if bad else 0

@@ -94,8 +94,9 @@ def shrink_candidates(prog):
             s = lst[i]
             # drop the statement
             yield _edit(prog, li, lambda l, i=i: l.__delitem__(i))
-            if isinstance(s, Block):
-                # the block replaced by its body (and, for a try, its clauses')
+            if isinstance(s, Block) and not s.header.startswith(("def ", "class ")):
+                # the block replaced by its body (and, for a try, its clauses');
+                # never a function's (its body would run at import, not per call)
                 def hoist(l, i=i):
                     b = l[i]
                     new = list(b.body)
@@ -106,6 +107,7 @@ def shrink_candidates(prog):
                     l[i : i + 1] = new
 
                 yield _edit(prog, li, hoist)
+            if isinstance(s, Block):
                 for ci, (h, cb) in enumerate(s.clauses):
                     # drop one clause; or the block replaced by that clause's body
                     yield _edit(prog, li, lambda l, i=i, ci=ci: l[i].clauses.__delitem__(ci))

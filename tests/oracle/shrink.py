@@ -8,13 +8,18 @@ import time
 from . import gen, runner
 
 
-def failures(prog, name, inputs):
+def failures(prog, name, inputs, strict=(False, False)):
+    """strict: (original, rewritten) must not raise NameError."""
     src = gen.render(prog)
     try:
         compile(src, name, "exec")
     except SyntaxError:
         return []
+    if strict[0] and runner.name_error(src, name, inputs):
+        return []
     new, findings = runner.connfix_one(name, src)
+    if strict[1] and runner.name_error(new, name, inputs):
+        return []
     return runner.compare(src, new, name, inputs, findings)
 
 
@@ -25,6 +30,8 @@ def shrink(prog, kind, name, inputs, deadline):
             best = f
     if best is None:  # not reproducible alone (should not happen)
         return prog, None
+    src = gen.render(prog)
+    strict = (not runner.name_error(src, name, inputs), not runner.name_error(runner.connfix_one(name, src)[0], name, inputs))
     improved = True
     while improved and time.time() < deadline:
         improved = False
@@ -33,7 +40,7 @@ def shrink(prog, kind, name, inputs, deadline):
                 break
             if gen.size(cand) >= gen.size(prog) and gen.render(cand) == gen.render(prog):
                 continue
-            fs = [f for f in failures(cand, name, inputs) if f[0] == kind]
+            fs = [f for f in failures(cand, name, inputs, strict) if f[0] == kind]
             if fs:
                 prog, best, improved = cand, fs[0], True
                 break
@@ -52,3 +59,16 @@ def show(prog, f, name):
     if f:
         print(f"--- input x={f[2][0] if f[2] else None}" + (f", connect() #{f[2][1]} fails" if f[2] and f[2][1] else ""))
         print(f"--- violated: {f[0]}: {f[1]}")
+
+
+def signature(prog):
+    """The shrunk program with names and numbers normalised: two failures with
+    the same signature are the same failure class."""
+    import re
+
+    src = gen.render(prog)
+    src = re.sub(r"\bconn2\b", "conn", src)
+    src = re.sub(r"\bengine2\b", "engine", src)
+    src = re.sub(r'"(q|db)\d+"', r'"\1"', src)
+    src = re.sub(r"x & \d+", "x & K", src)
+    return src

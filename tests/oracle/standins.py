@@ -32,6 +32,7 @@ class World:
         self.violations = []
         self.fail_open_at = fail_open_at  # the n-th connect() raises DBError
         self.n_open = 0
+        self.failed_opens = 0
         self.open_conns = {}  # id -> FakeConnection, opened and not closed
         self.all_conns = []
         # tracker
@@ -54,6 +55,7 @@ class World:
         n = self.n_open
         if self.fail_open_at is not None and n == self.fail_open_at:
             self.events.append(f"open #{n} failed")
+            self.failed_opens += 1
             raise DBError(f"could not connect #{n}")
         c = FakeConnection(self, n) if kind == "pooled" else RawConnection(self, n)
         self.open_conns[n] = c
