@@ -14,6 +14,9 @@ ALWAYS (whatever connfix reported):
   compiles          the rewritten file compiles
   context-text      every context the tracker receives is the helper's
                     `<file name>::get_db_connection` (or one written by hand)
+  false-never-closed  (report-only rules, class 6) no `never-closed` finding on
+                    a line whose acquired connection the original program
+                    closes in some run
 
 UNLESS EXPLAINED by a finding of `connfix check --json` (see EXPLAINS):
   tracker-truth         after every call, tracker active == connections open
@@ -108,6 +111,7 @@ class Run:
         self.violations = []  # (kind, message)
         self.gaps = []  # (kind, message)
         self.contexts = []
+        self.closed_sites = set()  # lines whose helper call gave a connection that got closed
 
 
 def classify(msg):
@@ -168,6 +172,7 @@ def run(code, filename, x, fail_open_at):
             if ref() is None and not st.disposed and st.n not in seen_engine:
                 seen_engine.add(st.n)
                 r.gaps.append(("engine-not-disposed", f"after {name}({x}): engine #{st.n} unreachable and never disposed", name))
+    r.closed_sites = {c._site for c in w.all_conns if c._closed}
     r.events = w.events
     r.violations = [(classify(v), v) for v in w.violations]
     r.contexts = w.contexts
@@ -242,6 +247,9 @@ def compare(orig_src, new_src, filename, inputs, findings):
             if ctx != expected_ctx and ctx not in HAND_CONTEXTS:
                 fails.append(("context-text", f"tracker got context {ctx!r}, expected {expected_ctx!r}", inp))
                 break
+        for rule, line in findings:
+            if rule == "never-closed" and line in a.closed_sites:
+                fails.append(("false-never-closed", f"never-closed reported on line {line}, whose connection the program closes", inp))
         for kind, msg, handler in b.gaps:
             if not explained(kind, handler, findings, ranges):
                 fails.append((kind, msg, inp))

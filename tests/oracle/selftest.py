@@ -83,6 +83,8 @@ MUTATIONS = [
     ("escaping engine disposed", ENGINE, lambda s: s.replace("    return engine2", "    engine2.dispose()\n    return engine2"), "use-after-dispose"),
     ("dispose dropped", ENGINE, drop_line("engine.dispose()", "pass"), "engine-not-disposed"),
     ("rewrite does not compile", ROUTE, lambda s: s + "\n)\n", "compiles"),
+    # a wrong report-only finding: never-closed on the route's acquisition (line 12)
+    ("never-closed reported on a closed connection", ROUTE, ("findings", lambda fs: fs + [("never-closed", 12)]), "false-never-closed"),
 ]
 INPUTS = [(0, None), (1, None)]
 
@@ -93,7 +95,9 @@ def main():
     for what, prog, mut, kind in MUTATIONS:
         name = "selftest.py"
         new, codes = runner.connfix_one(name, prog)
-        if mut is not None:
+        if isinstance(mut, tuple):
+            codes = mut[1](codes)
+        elif mut is not None:
             m = mut(new)
             if m == new:
                 print(f"  FAIL {what}: the mutation did not apply to connfix's output")

@@ -8,14 +8,38 @@ import time
 from . import gen, runner
 
 
+def unresolved_globals(src):
+    """Names functions read as globals that the module never defines (nor
+    builtins): a program the shrinker broke by dropping an import or a
+    definition.  Such a program may fail only once rewritten (a hand-written
+    release whose import was dropped runs once the helper is tracked), which
+    would make the shrunk program show a bug of its own, not connfix's."""
+    import builtins
+    import symtable
+
+    top = symtable.symtable(src, "p.py", "exec")
+    defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    defined |= set(dir(builtins))
+    missing = set()
+    stack = list(top.get_children())
+    while stack:
+        t = stack.pop()
+        stack += t.get_children()
+        for sym in t.get_symbols():
+            if sym.is_referenced() and sym.is_global() and sym.get_name() not in defined:
+                missing.add(sym.get_name())
+    return missing
+
+
 def failures(prog, name, inputs, strict=(False, False)):
-    """strict: (original, rewritten) must not raise NameError."""
+    """strict: (original, rewritten) must not raise NameError, and the
+    original must not read undefined globals."""
     src = gen.render(prog)
     try:
         compile(src, name, "exec")
     except SyntaxError:
         return []
-    if strict[0] and runner.name_error(src, name, inputs):
+    if strict[0] and (unresolved_globals(src) or runner.name_error(src, name, inputs)):
         return []
     new, findings = runner.connfix_one(name, src)
     if strict[1] and runner.name_error(new, name, inputs):
@@ -31,7 +55,10 @@ def shrink(prog, kind, name, inputs, deadline):
     if best is None:  # not reproducible alone (should not happen)
         return prog, None
     src = gen.render(prog)
-    strict = (not runner.name_error(src, name, inputs), not runner.name_error(runner.connfix_one(name, src)[0], name, inputs))
+    strict = (
+        not (unresolved_globals(src) or runner.name_error(src, name, inputs)),
+        not runner.name_error(runner.connfix_one(name, src)[0], name, inputs),
+    )
     improved = True
     while improved and time.time() < deadline:
         improved = False

@@ -58,6 +58,7 @@ class World:
             self.failed_opens += 1
             raise DBError(f"could not connect #{n}")
         c = FakeConnection(self, n) if kind == "pooled" else RawConnection(self, n)
+        c._site = _call_site()
         self.open_conns[n] = c
         self.all_conns.append(c)
         self.events.append(f"open #{n}")
@@ -68,6 +69,14 @@ class World:
 
 
 WORLD = World()
+
+
+def _call_site():
+    """The line that called the helper (for findings about that line)."""
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_name != "get_db_connection":
+        f = f.f_back
+    return f.f_back.f_lineno if f is not None and f.f_back is not None else None
 
 
 def new_world(fail_open_at=None):
