@@ -20,6 +20,8 @@ ALWAYS (whatever connfix reported):
 
 UNLESS EXPLAINED by a finding of `connfix check --json` (see EXPLAINS):
   tracker-truth         after every call, tracker active == connections open
+                        (judged on what the call changes, so a gap excused
+                        in one handler is not blamed on the next)
                         (tracker-truth-connect-failed: the difference is
                         exactly the acquisitions whose connect() raised)
   untracked-acquisition every connection opened carries its tracker token
@@ -139,6 +141,10 @@ def run(code, filename, x, fail_open_at):
     handlers = [(k, v) for k, v in list(g.items()) if k.startswith("handler") and callable(v)]
     seen_conn, seen_engine = set(), set()
     for name, h in handlers:
+        # the tracker's error before the call: each call is judged on what it
+        # changes, so a gap a finding excuses in one handler is not blamed on
+        # the handlers called after it
+        diff0, failed0 = w.active - w.really_open(), w.failed_opens
         try:
             res = h(x)
             try:
@@ -155,12 +161,15 @@ def run(code, filename, x, fail_open_at):
             except Exception:
                 pass
         # -- invariants after the call
-        if w.failed_opens and w.active == w.really_open() + w.failed_opens:
+        diff = w.active - w.really_open()
+        if diff == diff0:
+            pass
+        elif w.failed_opens > failed0 and diff - diff0 == w.failed_opens - failed0:
             # the audit's helper acquires, then connects: a connect() that
             # raises leaves its acquisition counted; a kind of its own so that
             # it does not hide the other tracker-truth failures
             r.gaps.append(("tracker-truth-connect-failed", f"after {name}({x}): tracker active {w.active}, connections open {w.really_open()}, {w.failed_opens} connect() failed", name))
-        elif w.active != w.really_open():
+        else:
             r.gaps.append(("tracker-truth", f"after {name}({x}): tracker active {w.active}, connections open {w.really_open()}", name))
         for c in w.all_conns:
             if c._n not in seen_conn and not isinstance(c.__dict__.get("_tracking_start"), S.Token):
