@@ -24,12 +24,16 @@ class Line:
 
 
 class Block:
-    __slots__ = ("header", "body", "clauses")
+    __slots__ = ("header", "body", "clauses", "atomic")
 
-    def __init__(self, header, body, clauses=None):
+    def __init__(self, header, body, clauses=None, atomic=False):
         self.header = header
         self.body = body
         self.clauses = clauses or []  # [(header, body)]
+        # a hand-written release block: the shrinker may drop it whole, never
+        # take it apart (an unguarded or import-less release is a bug of the
+        # program's own, which tracking the helper would expose)
+        self.atomic = atomic
 
     def render(self, ind, out):
         if self.header == "try:" and not any(
@@ -79,7 +83,7 @@ def _bodies(prog):
     """Every statement list in the tree (the top level included)."""
     yield prog
     for s in prog:
-        if isinstance(s, Block):
+        if isinstance(s, Block) and not s.atomic:
             yield from _bodies(s.body)
             for _, b in s.clauses:
                 yield from _bodies(b)
@@ -94,6 +98,8 @@ def shrink_candidates(prog):
             s = lst[i]
             # drop the statement
             yield _edit(prog, li, lambda l, i=i: l.__delitem__(i))
+            if isinstance(s, Block) and s.atomic:
+                continue
             if isinstance(s, Block) and not s.header.startswith(("def ", "class ")):
                 # the block replaced by its body (and, for a try, its clauses');
                 # never a function's (its body would run at import, not per call)
@@ -313,7 +319,7 @@ class G:
         if local_import or not self.module_release:
             inner.append(Line("from src.utils.connection_tracker import track_connection_released"))
         inner.append(Line(f"track_connection_released({c}._tracking_context, {c}._tracking_start)"))
-        return Block(RELEASE_GUARD.format(c=c), inner)
+        return Block(RELEASE_GUARD.format(c=c), inner, atomic=True)
 
     def close(self, depth):
         r = self.rng
