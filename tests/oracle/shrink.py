@@ -31,15 +31,18 @@ def unresolved_globals(src):
     return missing
 
 
-def failures(prog, name, inputs, strict=(False, False)):
-    """strict: (original, rewritten) must not raise NameError, and the
-    original must not read undefined globals."""
+def failures(prog, name, inputs, strict=(False, False), known=frozenset()):
+    """strict: (original, rewritten) must not raise NameError.  The original
+    must not read undefined globals beyond `known` (those of the program the
+    shrinking started from)."""
     src = gen.render(prog)
     try:
         compile(src, name, "exec")
     except SyntaxError:
         return []
-    if strict[0] and (unresolved_globals(src) or runner.name_error(src, name, inputs)):
+    if unresolved_globals(src) - known:
+        return []
+    if strict[0] and runner.name_error(src, name, inputs):
         return []
     new, findings = runner.connfix_one(name, src)
     if strict[1] and runner.name_error(new, name, inputs):
@@ -55,8 +58,9 @@ def shrink(prog, kind, name, inputs, deadline):
     if best is None:  # not reproducible alone (should not happen)
         return prog, None
     src = gen.render(prog)
+    known = frozenset(unresolved_globals(src))
     strict = (
-        not (unresolved_globals(src) or runner.name_error(src, name, inputs)),
+        not runner.name_error(src, name, inputs),
         not runner.name_error(runner.connfix_one(name, src)[0], name, inputs),
     )
     improved = True
@@ -67,7 +71,7 @@ def shrink(prog, kind, name, inputs, deadline):
                 break
             if gen.size(cand) >= gen.size(prog) and gen.render(cand) == gen.render(prog):
                 continue
-            fs = [f for f in failures(cand, name, inputs, strict) if f[0] == kind]
+            fs = [f for f in failures(cand, name, inputs, strict, known) if f[0] == kind]
             if fs:
                 prog, best, improved = cand, fs[0], True
                 break
