@@ -6,6 +6,7 @@ Environment: ORACLE_SEED (default: random, printed), ORACLE_PROGRAMS
 Exit 1 when any invariant fails (generated programs or regression cases)."""
 
 import argparse
+import concurrent.futures
 import gc
 import os
 import random
@@ -28,14 +29,22 @@ def run_generated(n, seed, do_shrink, budget, per_kind):
     fails = {}  # kind -> list of (prog_seed, failure); programs are regenerated from their seed
     t0 = time.time()
     done = 0
-    for start in range(0, n, BATCH):
+    def prepare(start):
         progs = {}
         for i in range(start, min(n, start + BATCH)):
             ps = seed * 1_000_003 + i
-            progs[f"p{i:06d}.py"] = (ps, gen.generate(ps))
-        srcs = {name: gen.render(p) for name, (_, p) in progs.items()}
-        new, codes, errors = runner.connfix_dir(srcs)
-        progs = {name: ps for name, (ps, _) in progs.items()}
+            progs[f"p{i:06d}.py"] = ps
+        srcs = {name: gen.render(gen.generate(ps)) for name, ps in progs.items()}
+        return progs, srcs, runner.connfix_dir(srcs)
+
+    # connfix works on the next batch (in a thread: it is a subprocess) while
+    # this one is executed
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    nxt = pool.submit(prepare, 0)
+    for start in range(0, n, BATCH):
+        progs, srcs, (new, codes, errors) = nxt.result()
+        if start + BATCH < n:
+            nxt = pool.submit(prepare, start + BATCH)
         gc.collect()
         gc.freeze()  # keep the collections after each call small
         for name, ps in progs.items():
@@ -44,6 +53,7 @@ def run_generated(n, seed, do_shrink, budget, per_kind):
         done = min(n, start + BATCH)
         print(f"  {done} programs, {time.time() - t0:.1f} s, failing kinds so far: "
               + (", ".join(f"{k} {len(v)}" for k, v in sorted(fails.items())) or "none"), flush=True)
+    pool.shutdown()
     elapsed = time.time() - t0
     print(f"generated: {n} programs in {elapsed:.1f} s (seed {seed})")
     for kind, lst in sorted(fails.items()):
