@@ -75,6 +75,18 @@ def run_generated(n, seed, do_shrink, budget, per_kind):
     return fails
 
 
+def one_program(ps):
+    name, prog, inputs = f"p{ps}.py", gen.generate(ps), inputs_for(ps)
+    fails = shrink.failures(prog, name, inputs)
+    print(f"program seed {ps}: " + (", ".join(f[0] for f in fails) or "no failure"))
+    print(gen.render(prog))
+    for f in fails:
+        print(f"\n=== {f[0]}")
+        small, f2 = shrink.shrink(prog, f[0], name, inputs, deadline=time.time() + 60)
+        shrink.show(small, f2 or f, name)
+    return 1 if fails else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--programs", type=int, default=int(os.environ.get("ORACLE_PROGRAMS", "2000")))
@@ -83,6 +95,8 @@ def main():
     ap.add_argument("--no-cases", action="store_true")
     ap.add_argument("--selftest", action="store_true")
     ap.add_argument("--no-shrink", action="store_true")
+    ap.add_argument("--program", type=int, metavar="SEED",
+                    help="check one generated program (a seed printed by a run), shrink and show each failure")
     ap.add_argument("--shrink-per-kind", type=int, default=int(os.environ.get("ORACLE_SHRINK_PER_KIND", "1")),
                     help="failing programs shrunk per kind of failure (distinct results are shown)")
     ap.add_argument("--shrink-seconds", type=float, default=float(os.environ.get("ORACLE_SHRINK_SECONDS", "300")))
@@ -90,6 +104,8 @@ def main():
     standins.install()
     gc.freeze()  # the harness's own objects: gc.collect() then only scans the programs'
     print(f"oracle: connfix {runner.connfix_bin()}, ORACLE_SEED={a.seed}", flush=True)
+    if a.program is not None:
+        return one_program(a.program)
     bad = False
     if a.selftest:
         from . import selftest
