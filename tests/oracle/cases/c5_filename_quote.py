@@ -1,0 +1,16 @@
+# oracle-case: 5 a quote in the file name becomes code in the helper's context string
+# oracle-inputs: 0
+# oracle-filename: we"ird.py
+from src.db_compat import DBError
+
+
+def get_db_connection():
+    from src.db_compat import connect
+    return connect(use_pool=True)
+
+
+def handler(x):
+    conn = get_db_connection()
+    r = conn.execute("q")
+    conn.close()
+    return r
