@@ -34,8 +34,10 @@ fn main() {
     let mode = args.next().unwrap_or_default();
     let mut paths: Vec<PathBuf> = args.map(PathBuf::from).collect();
     let fixed = (mode == "verify" && paths.len() == 2).then(|| paths.pop().expect("two paths"));
-    if !matches!(mode.as_str(), "read" | "parse" | "walk" | "model" | "verify")
-        || paths.is_empty()
+    if !matches!(
+        mode.as_str(),
+        "read" | "parse" | "walk" | "model" | "verify"
+    ) || paths.is_empty()
         || (mode == "verify") != fixed.is_some()
     {
         eprintln!("usage: floor read|parse|walk|model PATH... | floor verify DIR FIXED");

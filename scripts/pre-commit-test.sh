@@ -64,9 +64,9 @@ def get_db_connection():
     from src.db_compat import connect
     from src.utils.connection_tracker import track_connection_acquired
 
+    conn = connect(use_pool=True)
     # Track this connection acquisition
     context, track_start = track_connection_acquired("$1::get_db_connection")
-    conn = connect(use_pool=True)
     conn._tracking_context = context
     conn._tracking_start = track_start
     return conn

@@ -147,6 +147,9 @@ pub struct JsonFinding {
     pub message: String,
     pub start: JsonPosition,
     pub fixable: bool,
+    /// `safe`, `unsafe` (applied with `--unsafe-fixes`) or `none`, as in
+    /// the report's JSON.
+    pub fix: &'static str,
 }
 
 #[derive(Serialize)]
@@ -204,6 +207,7 @@ impl JsonFile {
                 message: d.message.clone(),
                 start: at(d.offset),
                 fixable: d.fix.is_some(),
+                fix: d.fix.as_ref().map_or("none", |f| f.applicability.as_str()),
             })
             .collect();
         JsonFile {

@@ -100,6 +100,9 @@ pub struct Binding<'t> {
     /// `name = value`, `a = name = value`, `(name := value)`.
     pub value: Option<Node<'t>>,
     pub guard: Option<GuardId>,
+    /// Whether some path reaches the binding (not after a `return`,
+    /// `raise`, `break` or `continue` in its block).
+    pub reachable: bool,
 }
 
 /// What a read of a name does with its value.
@@ -489,8 +492,12 @@ where
         value: Option<Node<'t>>,
         state: &mut State,
     ) {
+        let reachable = state.0.is_some();
         let id = match self.binding_at.get(&ident.id()) {
-            Some(id) => *id,
+            Some(id) => {
+                self.model.bindings[*id as usize].reachable |= reachable;
+                *id
+            }
             None => {
                 let id = self.model.bindings.len() as BindingId;
                 self.model.bindings.push(Binding {
@@ -500,6 +507,7 @@ where
                     statement: self.statement.unwrap_or(ident),
                     value,
                     guard: self.guard,
+                    reachable,
                 });
                 self.binding_at.insert(ident.id(), id);
                 self.by_name.entry(name).or_default().push(id);
@@ -763,11 +771,17 @@ where
                             continue;
                         };
                         if value.kind_name() == "as_pattern" {
-                            if let Some(v) = value.named_child(0) {
+                            let v = value.named_child(0);
+                            if let Some(v) = v {
                                 self.expression_in(v, &[item, value], state);
                             }
                             if let Some(alias) = value.field(FIELDS.alias) {
-                                self.targets(alias, BindingKind::With, None, state);
+                                // `as_pattern_target` around the name.
+                                let target = match alias.named_child(0) {
+                                    Some(name) if alias.named_child_count() == 1 => name,
+                                    _ => alias,
+                                };
+                                self.targets(target, BindingKind::With, v, state);
                             }
                         } else {
                             self.expression_in(value, &[item], state);

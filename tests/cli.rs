@@ -9,7 +9,7 @@ use assert_cmd::cargo::CommandCargoExt;
 
 const LEAKY: &str = "def get_db_connection():\n    from src.db_compat import connect\n    return connect(use_pool=True)\n\n\ndef route():\n    conn = get_db_connection()\n    if conn: conn.close()\n";
 
-const LEAKY_FIXED: &str = "def get_db_connection():\n    from src.db_compat import connect\n    from src.utils.connection_tracker import track_connection_acquired\n\n    # Track this connection acquisition\n    context, track_start = track_connection_acquired(\"a.py::get_db_connection\")\n    conn = connect(use_pool=True)\n    conn._tracking_context = context\n    conn._tracking_start = track_start\n    return conn\n\n\ndef route():\n    conn = get_db_connection()\n    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n            del conn._tracking_context, conn._tracking_start\n        conn.close()\n";
+const LEAKY_FIXED: &str = "def get_db_connection():\n    from src.db_compat import connect\n    from src.utils.connection_tracker import track_connection_acquired\n\n    conn = connect(use_pool=True)\n    # Track this connection acquisition\n    context, track_start = track_connection_acquired(\"a.py::get_db_connection\")\n    conn._tracking_context = context\n    conn._tracking_start = track_start\n    return conn\n\n\ndef route():\n    conn = get_db_connection()\n    if conn:\n        # Release tracking before closing connection\n        if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n            from src.utils.connection_tracker import track_connection_released\n            track_connection_released(conn._tracking_context, conn._tracking_start)\n            del conn._tracking_context, conn._tracking_start\n        conn.close()\n";
 
 /// What `apply` and `diff` say when the temporary trees of these tests,
 /// which have no tracker module, get the tracker's imports.
@@ -623,9 +623,10 @@ fn interactive_writes_exactly_the_accepted_fixes_and_never_asks_twice() {
             "    from src.db_compat import connect\n    return connect(use_pool=True)\n",
             "    from src.db_compat import connect\n    \
              from src.utils.connection_tracker import track_connection_acquired\n\n    \
+             conn = connect(use_pool=True)\n    \
              # Track this connection acquisition\n    \
              context, track_start = track_connection_acquired(\"branding.py::get_db_connection\")\n    \
-             conn = connect(use_pool=True)\n    conn._tracking_context = context\n    \
+             conn._tracking_context = context\n    \
              conn._tracking_start = track_start\n    return conn\n",
         )
         .replace(
@@ -749,9 +750,9 @@ fn json_gives_the_first_pass_edits_in_file_offsets() {
              \"replacement\":\"{release}\"}}],\
              \"findings\":[\
              {{\"rule\":\"release-before-close\",\"severity\":\"error\",\"message\":\"`conn` closed without releasing its connection tracking\",\
-             \"start\":{{\"line\":3,\"column\":5,\"offset\":51}},\"fixable\":true}},\
+             \"start\":{{\"line\":3,\"column\":5,\"offset\":51}},\"fixable\":true,\"fix\":\"safe\"}},\
              {{\"rule\":\"with-does-not-close\",\"severity\":\"warning\",\"message\":\"{with}\",\
-             \"start\":{{\"line\":4,\"column\":10,\"offset\":73}},\"fixable\":false}}],\"error\":null}},\
+             \"start\":{{\"line\":4,\"column\":10,\"offset\":73}},\"fixable\":false,\"fix\":\"none\"}}],\"error\":null}},\
              {{\"path\":\"bad.py\",\"changed\":false,\"complete\":true,\"edits\":[],\"findings\":[],\
              \"error\":{{\"message\":\"syntax error: the Python parser (tree-sitter) cannot read this file, so it is left unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file\",\"line\":1,\"column\":23}}}}]}}\n"
         )

@@ -164,8 +164,10 @@ impl<'c> Helpers<'c> {
     /// Whether binding `b` of `model` holds a helper connection.
     pub fn binds_connection(&self, model: &ScopeModel, b: BindingId, src: &[u8]) -> bool {
         let binding = &model.bindings[b as usize];
-        matches!(binding.kind, BindingKind::Assign | BindingKind::Walrus)
-            && binding.value.is_some_and(|v| self.is_value(v, src))
+        matches!(
+            binding.kind,
+            BindingKind::Assign | BindingKind::Walrus | BindingKind::With
+        ) && binding.value.is_some_and(|v| self.is_value(v, src))
     }
 
     /// Every helper call in the file, with its ancestors (the root first,
@@ -246,7 +248,11 @@ pub fn acquisitions<'t>(cx: &Context<'t>) -> Vec<Acquisition<'t>> {
             continue;
         };
         let model = cx.semantic.scope(scope);
-        let Some(binding) = model.binding_at(ident) else {
+        // A binding no path reaches (after a `return`) acquires nothing.
+        let Some(binding) = model
+            .binding_at(ident)
+            .filter(|b| model.bindings[*b as usize].reachable)
+        else {
             continue;
         };
         let statement = model.bindings[binding as usize].statement;

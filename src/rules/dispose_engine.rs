@@ -27,10 +27,11 @@ use anyhow::Result;
 use tree_sitter::Node;
 
 use crate::config::Config;
-use crate::edit::{Applicability, Fix};
+use crate::edit::{Applicability, Edit, Fix};
+use crate::indent::{Template, after_line};
 use crate::rules::{Code, Context, Diagnostic, Fixes, Rule, Severity};
 use crate::semantic::{BindingId, Role, ScopeModel};
-use crate::source::SourceFile;
+use crate::source::{SourceFile, line_end, line_indent};
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, Lineage, calls_one_of, method_call_on_name,
     statements, text,
@@ -232,16 +233,6 @@ impl<'t> Engine<'_, 't> {
                 );
             }
         };
-        if wrapped.is_empty() {
-            if bare.is_some() {
-                return None;
-            }
-            let message =
-                format!("engine `{name_text}` is not used after it is created; nothing to wrap");
-            return self
-                .report(Code::DisposeEngine, message)
-                .map(|d| d.with_severity(Severity::Info));
-        }
         let is_async = factory
             .rsplit('.')
             .next()
@@ -251,6 +242,42 @@ impl<'t> Engine<'_, 't> {
             return self.report(Code::DisposeEngine, format!(
                 "async engine `{name_text}` is created in a function that is not `async`, where it cannot be \
                  awaited to dispose; dispose it by hand"
+            ));
+        }
+        if wrapped.is_empty() {
+            if bare.is_some() {
+                return None;
+            }
+            // Nothing uses the engine after it is made: dispose it at once.
+            if !syntax::starts_line(stmt, src) || syntax::line_run(stmt).len() != 1 {
+                let message = format!(
+                    "engine `{name_text}` is never used nor disposed, and its statement shares a line; \
+                     dispose it by hand"
+                );
+                return self.report(Code::DisposeEngine, message);
+            }
+            let base = line_indent(src, stmt.start_byte()).to_vec();
+            let line = format!(
+                "{}{name_text}.{}()",
+                if is_async { "await " } else { "" },
+                self.rule.config.dispose_method
+            );
+            let lines = Template(&line).render(&base, &self.file.style);
+            let edit = Edit::insert(
+                line_end(src, stmt.end_byte()),
+                after_line(&lines, &self.file.style),
+            );
+            return Some(Diagnostic::fix(
+                ID,
+                self.call,
+                format!(
+                    "engine `{name_text}` from `{}(...)` is never used nor disposed; it is disposed at once",
+                    self.factory
+                ),
+                Fix {
+                    applicability,
+                    ..Fix::new(vec![edit])
+                },
             ));
         }
         let last = *wrapped.last()?;

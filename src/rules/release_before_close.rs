@@ -216,15 +216,19 @@ impl ReleaseBeforeClose {
         let src = cx.src();
         let release = self.config.release.as_bytes();
         let model = cx.semantic.scope(scope);
+        // A read of the name inside a release block that imports it first
+        // (connfix's own): it reads that import, not the module's name.
         let in_release_block = |n: Node| {
-            // The block's own import and call: the `if` two or three levels
-            // up is a release block of some connection.
             let mut at = n.parent();
             for _ in 0..6 {
                 let Some(p) = at else { return false };
                 if p.kind_name() == "if_statement" {
-                    return p.field(FIELDS.condition).is_some_and(|c| {
-                        memchr::memmem::find(text(c, src), b"_tracking_context").is_some()
+                    return p.field(FIELDS.consequence).is_some_and(|body| {
+                        syntax::statements(body).iter().any(|s| {
+                            s.kind_name() == "import_from_statement"
+                                && s.start_byte() < n.start_byte()
+                                && syntax::mentions(*s, release, src)
+                        })
                     });
                 }
                 at = p.parent();

@@ -286,20 +286,27 @@ impl<'t> Helper<'_, 't> {
                         after_line(&rendered, style),
                     ));
                 }
-                _ => before_anchor = format!("{import}\n\n"),
+                _ => before_anchor = format!("{import}\n"),
             }
         }
-        before_anchor.push_str(&acquisition);
+        // The connection is made first and tracked once it exists: an
+        // acquisition counted before a `connect()` that raises would be a
+        // connection the tracker counts and nobody holds.
         let attributes = |name: &str| {
-            format!("{name}._tracking_context = context\n{name}._tracking_start = track_start")
+            format!(
+                "{acquisition}\n{name}._tracking_context = context\n{name}._tracking_start = track_start"
+            )
         };
         match handout {
             Handout::Call(call) => {
                 let conn = ["conn", "connection", "db_conn", "_conn"]
                     .into_iter()
                     .find(|n| !syntax::mentions(self.function, n.as_bytes(), src))?;
-                let mut text =
-                    before_statement(&Template(&before_anchor).render(&base, style), &base, style);
+                let mut text = if before_anchor.is_empty() {
+                    Vec::new()
+                } else {
+                    before_statement(&Template(&before_anchor).render(&base, style), &base, style)
+                };
                 let rest = format!("{}\nreturn {conn}", attributes(conn));
                 text.extend_from_slice(format!("{conn} = ").as_bytes());
                 text.extend_from_slice(syntax::text(call, src));
@@ -309,11 +316,13 @@ impl<'t> Helper<'_, 't> {
             Handout::Name(name, binding) => {
                 let name = String::from_utf8_lossy(&name).into_owned();
                 let base = line_indent(src, binding.start_byte()).to_vec();
-                let lines = Template(&before_anchor).render(&base, style);
-                edits.push(Edit::insert(
-                    binding.start_byte(),
-                    before_statement(&lines, &base, style),
-                ));
+                if !before_anchor.is_empty() {
+                    let lines = Template(&before_anchor).render(&base, style);
+                    edits.push(Edit::insert(
+                        binding.start_byte(),
+                        before_statement(&lines, &base, style),
+                    ));
+                }
                 let lines = Template(&attributes(&name)).render(&base, style);
                 edits.push(Edit::insert(
                     line_end(src, binding.end_byte()),

@@ -62,6 +62,9 @@ EXPLAINS = {
         "untrackable-connection",  # the connection takes no attributes
     },
     "engine-not-disposed": {
+        # an engine handed to a call that may keep it: disposing it is an
+        # unsafe fix, reported and not applied by default
+        "unsafe-fix",
         # connfix judged the engine to outlive the call and left it
         # undisposed on purpose; an over-cautious judgement is reported,
         # so it is not a silent leak
@@ -174,7 +177,7 @@ def run(code, filename, x, fail_open_at):
         else:
             r.gaps.append(("tracker-truth", f"after {name}({x}): tracker active {w.active}, connections open {w.really_open()}", name))
         for c in w.all_conns:
-            if c._n not in seen_conn and not isinstance(c.__dict__.get("_tracking_start"), S.Token):
+            if c._n not in seen_conn and not isinstance(c.__dict__.get("_ever_tracked"), S.Token):
                 seen_conn.add(c._n)
                 r.gaps.append(("untracked-acquisition", f"during {name}({x}): connection #{c._n} opened without a tracker token", name))
         if any(ref() is not None and not st.disposed for ref, st in w.engines):
@@ -205,6 +208,12 @@ def handler_lines(code):
             later = [l for l in tops if l > first]
             out[c.co_name] = (first, later[0] - 1 if later else 1 << 30)
     return out
+
+
+def finding_code(x):
+    """A finding's rule, or `unsafe-fix` when it carries a fix this run does
+    not apply: connfix said it would not change that site safely."""
+    return "unsafe-fix" if x.get("fix") == "unsafe" else x["rule"]
 
 
 def explained(kind, handler, findings, ranges):
@@ -319,7 +328,7 @@ def connfix_dir(files):
         codes, errors = {}, {}
         for f in doc["files"]:
             name = os.path.basename(f["path"])
-            codes[name] = [(x["rule"], x["start"]["line"]) for x in f["findings"]]
+            codes[name] = [(finding_code(x), x["start"]["line"]) for x in f["findings"]]
             if f.get("error"):
                 errors[name] = f["error"]["message"]
         p = subprocess.run([exe, "apply", "."], cwd=d, capture_output=True)
@@ -342,5 +351,5 @@ def connfix_one(name, src):
         doc = json.loads(q.stdout or b'{"files": []}')
     findings = []
     for f in doc["files"]:
-        findings += [(x["rule"], x["start"]["line"]) for x in f["findings"]]
+        findings += [(finding_code(x), x["start"]["line"]) for x in f["findings"]]
     return new, findings

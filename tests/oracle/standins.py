@@ -110,6 +110,15 @@ class FakeConnection:
         self._world = world
         self._n = n
         self._closed = False
+        # The tracker token the connection was ever given: a release takes
+        # the tracking attributes off again (so a second close releases
+        # nothing), and the oracle asks whether it was tracked at all.
+        self._ever_tracked = None
+
+    def __setattr__(self, name, value):
+        if name == "_tracking_start" and isinstance(value, Token):
+            object.__setattr__(self, "_ever_tracked", value)
+        object.__setattr__(self, name, value)
 
     def __repr__(self):
         return f"<conn #{self._n}>"
@@ -162,7 +171,7 @@ class RawConnection(FakeConnection):
     def __setattr__(self, name, value):
         if name.startswith("_tracking"):
             raise AttributeError(f"'Connection' object has no attribute '{name}'")
-        object.__setattr__(self, name, value)
+        FakeConnection.__setattr__(self, name, value)
 
 
 # -- tracker ----------------------------------------------------------------

@@ -1,9 +1,9 @@
 def get_conn():
     from app.tracking import acquired
 
+    conn = psycopg_pool.connect()
     # Track this connection acquisition
     context, track_start = acquired("input.py::get_conn")
-    conn = psycopg_pool.connect()
     conn._tracking_context = context
     conn._tracking_start = track_start
     return conn

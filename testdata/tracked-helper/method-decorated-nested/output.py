@@ -7,9 +7,9 @@ class Repository:
         from src.db_compat import connect
         from src.utils.connection_tracker import track_connection_acquired
 
+        conn = connect(use_pool=True)
         # Track this connection acquisition
         context, track_start = track_connection_acquired("input.py::get_db_connection")
-        conn = connect(use_pool=True)
         conn._tracking_context = context
         conn._tracking_start = track_start
         return conn
@@ -24,9 +24,9 @@ def make_app():
         from src import db_compat
         from src.utils.connection_tracker import track_connection_acquired
 
+        conn = db_compat.connect(use_pool=True)
         # Track this connection acquisition
         context, track_start = track_connection_acquired("input.py::get_db_connection")
-        conn = db_compat.connect(use_pool=True)
         conn._tracking_context = context
         conn._tracking_start = track_start
         return conn
@@ -39,9 +39,9 @@ def get_db_connection(*args, **kwargs):
     from src.db_compat import connect
     from src.utils.connection_tracker import track_connection_acquired
 
+    conn = connect(*args, use_pool=True, **kwargs)
     # Track this connection acquisition
     context, track_start = track_connection_acquired("input.py::get_db_connection")
-    conn = connect(*args, use_pool=True, **kwargs)
     conn._tracking_context = context
     conn._tracking_start = track_start
     return conn

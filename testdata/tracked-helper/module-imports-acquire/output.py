@@ -4,9 +4,9 @@ from src.utils.connection_tracker import track_connection_acquired
 
 def get_db_connection():
     """Pooled."""
+    conn = connect(use_pool=True)
     # Track this connection acquisition
     context, track_start = track_connection_acquired("input.py::get_db_connection")
-    conn = connect(use_pool=True)
     conn._tracking_context = context
     conn._tracking_start = track_start
     return conn
