@@ -589,7 +589,15 @@ class Oracle:
             if x is not None:
                 nxt = stmts[i + 1] if i + 1 < n else None
                 r = is_call_stmt_on(nxt, "close") if nxt is not None else None
-                if r is None or ref_key(r[0]) != ref_key(x):
+                # Or a call handing X to a function of the file that closes
+                # that parameter (`close_conn(conn)`).
+                handed = (
+                    isinstance(nxt, ast.Expr)
+                    and isinstance(nxt.value, ast.Call)
+                    and isinstance(nxt.value.func, ast.Name)
+                    and any(dump(_as_load(a)) == dump(_as_load(x)) for a in nxt.value.args)
+                )
+                if not handed and (r is None or ref_key(r[0]) != ref_key(x)):
                     self.fail(
                         "release-misplaced",
                         f"line {s.lineno}: release block for `{ast.unparse(x)}` is not directly followed by `{ast.unparse(x)}.close()`",
@@ -633,7 +641,16 @@ class Oracle:
                     j += 1
                     self.counts["wraps_moved_dispose"] += 1
                 else:
-                    if i != n - 1:
+                    # The wrap ends at the end of its block, or right before
+                    # the statement that binds the name again (`del e`,
+                    # `e = ...`): the engine is disposed while the name
+                    # still holds it.
+                    nxt = stmts[i + 1] if i + 1 < n else None
+                    rebinds = nxt is not None and (
+                        binds(nxt, var)
+                        or (isinstance(nxt, ast.Delete) and any(dump(_as_load(t)) == dump(_as_load(var)) for t in nxt.targets))
+                    )
+                    if i != n - 1 and not rebinds:
                         self.fail(
                             "wrap-not-to-end",
                             f"line {s.lineno}: inserted try/finally does not reach the end of its block "
@@ -980,13 +997,26 @@ def reason_of(msg: str) -> str:
     return msg[:100]
 
 
-def run_tool(connfix, cfg_path, root, timeout):
+# Set by scripts/stress.sh: the first apply of every corpus and
+# configuration runs with connfix's self-checks on.
+SELF_CHECK = os.environ.get("CONNFIX_SELF_CHECK") == "1"
+
+
+def run_tool(connfix, cfg_path, root, timeout, self_check=False):
+    """`connfix apply`; with `self_check`, connfix checks itself as it goes
+    (CONNFIX_SELF_CHECK=1: a disagreement panics, a tool crash here)."""
     t0 = time.monotonic()
+    env = dict(os.environ)
+    if self_check:
+        env["CONNFIX_SELF_CHECK"] = "1"
+    else:
+        env.pop("CONNFIX_SELF_CHECK", None)
     try:
         p = subprocess.run(
             [connfix, "apply", "--config", str(cfg_path), str(root)],
             capture_output=True,
             timeout=timeout,
+            env=env,
         )
         rc, out, err = p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired as e:
@@ -1042,7 +1072,9 @@ def run_one(connfix, corpus_name, corpus_src: Path, cfg_name, cfg: Cfg, work: Pa
     def fail(kind, path, msg=""):
         res.failures.append((kind, path, msg))
 
-    rc1, out1, err1, dt = run_tool(connfix, cfg_path, root, timeout)
+    # The first apply checks itself (the re-apply, on the fixed text, runs
+    # the same code on text it already checked once).
+    rc1, out1, err1, dt = run_tool(connfix, cfg_path, root, timeout, self_check=SELF_CHECK)
     res.times["apply"] = dt
     (work / f"{safe(corpus_name)}-{cfg_name}.apply1.stderr").write_text(err1)
     (work / f"{safe(corpus_name)}-{cfg_name}.apply1.stdout").write_text(out1)

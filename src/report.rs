@@ -35,10 +35,20 @@ pub fn display(path: &Path) -> String {
         .as_ref()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf));
     let path = relative.as_deref().unwrap_or(path);
-    path.strip_prefix("./")
-        .unwrap_or(path)
-        .to_string_lossy()
-        .into_owned()
+    let shown = path.strip_prefix("./").unwrap_or(path).to_string_lossy();
+    // A control character in a file name (ESC, CSI U+009B) would reach the
+    // terminal as a command: it is shown escaped.
+    if !shown.chars().any(char::is_control) {
+        return shown.into_owned();
+    }
+    shown
+        .chars()
+        .map(|c| match c {
+            c if c.is_control() && (c as u32) < 0x100 => format!("\\x{:02x}", c as u32),
+            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// `path[:line:col]: error: message`.

@@ -120,6 +120,14 @@ impl Rule for ReleaseBeforeClose {
             }
         });
         out.extend(self.closed_by_closing(cx));
+        for (stmt, name) in closed_by_callee(cx) {
+            let released = syntax::prev_statement(stmt)
+                .is_some_and(|p| templates::is_release_block(p, name, src));
+            let scope = syntax::enclosing_scope(stmt);
+            if !released && !targets.iter().any(|t| t.0 == stmt) {
+                targets.push((stmt, name, self.import_form(cx, scope)));
+            }
+        }
         // One edit for each run of statements sharing a line.
         let mut runs: Vec<(Vec<Node>, Vec<Close>)> = Vec::new();
         for target in targets {
@@ -134,6 +142,73 @@ impl Rule for ReleaseBeforeClose {
         }
         out
     }
+}
+
+/// Call statements that hand a helper connection to a function of this
+/// file that closes that parameter unconditionally (`def close_conn(c):
+/// c.close()`): the call is where the connection closes, so the release
+/// goes before it. Returns each call statement and the connection's name.
+fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8])> {
+    let src = cx.src();
+    let root = cx.file.tree.root_node();
+    // The file's module-level functions that close a parameter: name and
+    // the parameter's position.
+    let closers: Vec<(&[u8], usize)> = syntax::statements(root)
+        .into_iter()
+        .filter_map(|s| match s.kind_name() {
+            "decorated_definition" => s.field(FIELDS.definition),
+            "function_definition" => Some(s),
+            _ => None,
+        })
+        .filter_map(|def| {
+            let name = text(def.field(FIELDS.name)?, src);
+            let parameters = def.field(FIELDS.parameters)?;
+            let body = def.field(FIELDS.body)?;
+            let mut cursor = parameters.walk();
+            let params: Vec<&[u8]> = parameters
+                .named_children(&mut cursor)
+                .map(|p| text(p, src))
+                .collect();
+            let closed = syntax::statements(body).into_iter().find_map(|s| {
+                let call = syntax::statement_call(s)?;
+                syntax::method_call_on_name(call, "close", src)
+            })?;
+            let at = params.iter().position(|p| *p == closed)?;
+            Some((name, at))
+        })
+        .collect();
+    if closers.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for a in cx.acquisitions() {
+        for r in a.model.uses(a.binding) {
+            let crate::semantic::Role::Argument { call } = r.role else {
+                continue;
+            };
+            let Some(callee) = call
+                .field(FIELDS.function)
+                .filter(|f| f.kind_name() == "identifier")
+            else {
+                continue;
+            };
+            let Some(arguments) = call.field(FIELDS.arguments) else {
+                continue;
+            };
+            let mut cursor = arguments.walk();
+            let position = arguments
+                .named_children(&mut cursor)
+                .position(|n| n == r.ident);
+            let closes = closers
+                .iter()
+                .any(|(name, at)| *name == text(callee, src) && position == Some(*at));
+            let stmt = r.statement;
+            if closes && syntax::statement_call(stmt) == Some(call) {
+                out.push((stmt, text(r.ident, src)));
+            }
+        }
+    }
+    out
 }
 
 /// Whether `ident`, read in `scope`, may hold a helper connection: a
