@@ -71,6 +71,9 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Run the language server on standard input and output (LSP 3.17), for
+    /// editors: findings as diagnostics, fixes and ignore comments as code actions.
+    Server,
     /// Print a shell completion script to standard output.
     Completions {
         #[arg(value_enum)]
@@ -181,6 +184,8 @@ pub enum Task {
     Run(Box<Settings>),
     /// Print these bytes (a completion script, the manual page).
     Print(Vec<u8>),
+    /// Serve an editor over standard input and output.
+    Server,
 }
 
 impl Cli {
@@ -217,6 +222,7 @@ impl Cli {
                 };
                 return Ok(Task::Print(text.into_bytes()));
             }
+            Command::Server => return Ok(Task::Server),
             Command::Man => {
                 let mut out = Vec::new();
                 clap_mangen::Man::new(Cli::command()).render(&mut out)?;

@@ -18,6 +18,7 @@ pub mod literals;
 pub mod report;
 pub mod review;
 pub mod rules;
+pub mod server;
 pub mod source;
 pub mod syntax;
 pub mod wrap;
