@@ -18,11 +18,12 @@ impl Server {
         params: CodeActionParams,
     ) -> Result<Vec<CodeActionOrCommand>> {
         let uri = params.text_document.uri;
-        let Some(document) = self.documents.get(&uri) else {
+        let Some(document) = self.documents.get_mut(&uri) else {
             return Ok(Vec::new());
         };
         let unsafe_fixes = self.options.unsafe_fixes;
         let analysis = analyse(&mut self.setups, unsafe_fixes, document);
+        let document = &self.documents[&uri];
         let Ok(outcome) = &analysis.found else {
             return Ok(Vec::new());
         };

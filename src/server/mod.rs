@@ -29,6 +29,7 @@ use lsp_types::{
     TextDocumentSyncSaveOptions, Uri,
 };
 use serde::Deserialize;
+use tree_sitter::{InputEdit, Point, Tree};
 
 use crate::fix::Outcome;
 use crate::rules::{self, Severity};
@@ -68,6 +69,9 @@ struct Document {
     path: PathBuf,
     text: String,
     version: i32,
+    /// The syntax tree of the last analysis, told about every change since:
+    /// the next parse reuses what the changes did not touch.
+    tree: Option<Tree>,
     /// Changed since last published: publish once this moment has passed.
     due: Option<Instant>,
 }
@@ -273,6 +277,7 @@ impl Server {
                         path: setup::path_of(&document.uri),
                         text: document.text,
                         version: document.version,
+                        tree: None,
                         due: None,
                     },
                 );
@@ -287,7 +292,7 @@ impl Server {
                     return Ok(());
                 };
                 for change in params.content_changes {
-                    apply_change(&mut document.text, change, encoding);
+                    apply_change(document, change, encoding);
                 }
                 document.version = params.text_document.version;
                 document.due = Some(Instant::now() + debounce);
@@ -297,8 +302,11 @@ impl Server {
                 let params: lsp_types::DidSaveTextDocumentParams =
                     note.extract(notification::DidSaveTextDocument::METHOD)?;
                 let uri = params.text_document.uri;
-                if let (Some(text), Some(document)) = (params.text, self.documents.get_mut(&uri)) {
+                if let (Some(text), Some(document)) = (params.text, self.documents.get_mut(&uri))
+                    && text != document.text
+                {
                     document.text = text;
+                    document.tree = None;
                 }
                 self.publish(connection, &uri)
             }
@@ -330,8 +338,8 @@ impl Server {
             return Ok(());
         };
         document.due = None;
-        let document = &self.documents[uri];
         let analysis = analyse(&mut self.setups, self.options.unsafe_fixes, document);
+        let document = &self.documents[uri];
         let (version, diagnostics) = (document.version, self.to_lsp(document, &analysis));
         send_diagnostics(connection, uri.clone(), diagnostics, Some(version))
     }
@@ -423,11 +431,21 @@ fn bom_len(outcome: &Outcome) -> usize {
 
 /// Run the rules on the document's current text, with the configuration
 /// that applies to its path.
-fn analyse(setups: &mut setup::Setups, unsafe_fixes: bool, document: &Document) -> Analysis {
+fn analyse(setups: &mut setup::Setups, unsafe_fixes: bool, document: &mut Document) -> Analysis {
     let found = match setups.fixer(&document.path, unsafe_fixes) {
-        Ok(fixer) => fixer
-            .find(&document.path, document.text.clone().into_bytes())
-            .map_err(Failure::File),
+        Ok(fixer) => {
+            let bytes = document.text.clone().into_bytes();
+            match fixer.find_from(&document.path, bytes, document.tree.as_ref()) {
+                Ok((outcome, tree)) => {
+                    document.tree = tree;
+                    Ok(outcome)
+                }
+                Err(rejection) => {
+                    document.tree = None;
+                    Err(Failure::File(rejection))
+                }
+            }
+        }
         Err(message) => Err(Failure::Config(message)),
     };
     Analysis { found }
@@ -450,21 +468,63 @@ fn send_diagnostics(
     Ok(())
 }
 
-/// Apply one change of `textDocument/didChange` to the text.
+/// Apply one change of `textDocument/didChange` to the document's text, and
+/// tell its tree (a whole new text drops the tree).
 fn apply_change(
-    text: &mut String,
+    document: &mut Document,
     change: lsp_types::TextDocumentContentChangeEvent,
     encoding: Encoding,
 ) {
-    match change.range {
-        None => *text = change.text,
-        Some(range) => {
-            let lines = Lines::new(text, encoding);
-            let start = lines.offset(range.start);
-            let end = lines.offset(range.end).max(start);
-            text.replace_range(start..end, &change.text);
-        }
+    let Some(range) = change.range else {
+        document.text = change.text;
+        document.tree = None;
+        return;
+    };
+    let lines = Lines::new(&document.text, encoding);
+    let start = lines.offset(range.start);
+    let end = lines.offset(range.end).max(start);
+    let edit = input_edit(
+        &lines,
+        document.text.starts_with('\u{feff}'),
+        start,
+        end,
+        &change.text,
+    );
+    document.text.replace_range(start..end, &change.text);
+    match (edit, document.tree.as_mut()) {
+        (Some(edit), Some(tree)) => tree.edit(&edit),
+        _ => document.tree = None,
     }
+}
+
+/// The change of `start..end` to `new` in tree-sitter's terms: bytes and
+/// (row, byte column) points of the text after any BOM, which connfix
+/// parses. `None` for a change to the BOM itself.
+fn input_edit(lines: &Lines, bom: bool, start: usize, end: usize, new: &str) -> Option<InputEdit> {
+    let base = if bom { 3 } else { 0 };
+    if start < base {
+        return None;
+    }
+    let point = |offset: usize| {
+        let (row, column) = lines.point(offset);
+        Point::new(row, if row == 0 { column - base } else { column })
+    };
+    let start_position = point(start);
+    let new_end_position = match new.rfind('\n') {
+        Some(last) => Point::new(
+            start_position.row + new.matches('\n').count(),
+            new.len() - last - 1,
+        ),
+        None => Point::new(start_position.row, start_position.column + new.len()),
+    };
+    Some(InputEdit {
+        start_byte: start - base,
+        old_end_byte: end - base,
+        new_end_byte: start - base + new.len(),
+        start_position,
+        old_end_position: point(end),
+        new_end_position,
+    })
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -479,18 +539,71 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn incremental_changes_are_applied_in_utf16() {
-        let mut text = String::from("x = \"\u{1F600}\"\nconn.close()\n");
-        let change = lsp_types::TextDocumentContentChangeEvent {
+    fn document(text: &str) -> Document {
+        Document {
+            path: PathBuf::from("a.py"),
+            text: text.into(),
+            version: 1,
+            tree: None,
+            due: None,
+        }
+    }
+
+    fn change(
+        from: (u32, u32),
+        to: (u32, u32),
+        text: &str,
+    ) -> lsp_types::TextDocumentContentChangeEvent {
+        lsp_types::TextDocumentContentChangeEvent {
             range: Some(lsp_types::Range::new(
-                lsp_types::Position::new(0, 8),
-                lsp_types::Position::new(1, 4),
+                lsp_types::Position::new(from.0, from.1),
+                lsp_types::Position::new(to.0, to.1),
             )),
             range_length: None,
-            text: "\nc".into(),
-        };
-        apply_change(&mut text, change, Encoding::Utf16);
-        assert_eq!(text, "x = \"\u{1F600}\"\nc.close()\n");
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn incremental_changes_are_applied_in_utf16() {
+        let mut doc = document("x = \"\u{1F600}\"\nconn.close()\n");
+        apply_change(&mut doc, change((0, 8), (1, 4), "\nc"), Encoding::Utf16);
+        assert_eq!(doc.text, "x = \"\u{1F600}\"\nc.close()\n");
+    }
+
+    /// Typing into a file, analysed after every change with the tree told
+    /// about the changes, finds what a fresh analysis finds (and debug
+    /// builds check that each incremental parse equals a fresh parse).
+    #[test]
+    fn analyses_reusing_the_edited_tree_find_what_fresh_ones_find() {
+        let text = "\u{feff}def get_db_connection():\n    return connect(use_pool=True)\n\n\ndef route():\n    s = \"h\u{e9}\"\n    conn = get_db_connection()\n    conn.close()\n";
+        let mut setups = setup::Setups::default();
+        for encoding in [Encoding::Utf8, Encoding::Utf16] {
+            let mut doc = document(text);
+            // The BOM is one character: 3 bytes, 1 UTF-16 code unit.
+            let bom = if encoding == Encoding::Utf8 { 3 } else { 1 };
+            let changes = [
+                change((5, 10), (5, 10), "llo \u{1F600}"),
+                change((7, 4), (7, 4), "rows = conn.cursor()\n    "),
+                change((0, bom), (0, bom + 3), "def"),
+                change((8, 4), (8, 4), "if conn: "),
+                change((9, 0), (9, 0), "    return rows\n"),
+                change((4, 0), (4, 3), "async def"),
+            ];
+            analyse(&mut setups, false, &mut doc);
+            assert!(doc.tree.is_some());
+            for c in changes {
+                apply_change(&mut doc, c, encoding);
+                assert!(doc.tree.is_some());
+                let incremental = match analyse(&mut setups, false, &mut doc).found {
+                    Ok(outcome) => outcome,
+                    Err(_) => panic!("the test's edits made a syntax error:\n{}", doc.text),
+                };
+                let mut fresh = document(&doc.text);
+                let fresh = analyse(&mut setups, false, &mut fresh).found.ok().unwrap();
+                assert_eq!(incremental.diagnostics, fresh.diagnostics, "{}", doc.text);
+                assert!(!fresh.diagnostics.is_empty());
+            }
+        }
     }
 }

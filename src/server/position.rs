@@ -110,6 +110,12 @@ impl<'t> Lines<'t> {
         end
     }
 
+    /// The line (0-based) holding `offset`, and the offset's column in bytes.
+    pub fn point(&self, offset: usize) -> (usize, usize) {
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        (line, offset - self.starts[line])
+    }
+
     /// The text between two offsets on character boundaries.
     pub fn slice(&self, start: usize, end: usize) -> &'t str {
         &self.text[start..end]
