@@ -146,6 +146,36 @@ pub fn serve(connection: &Connection) -> Result<()> {
         },
     });
     connection.initialize_finish(id, result)?;
+    let watches = params
+        .capabilities
+        .workspace
+        .as_ref()
+        .and_then(|w| w.did_change_watched_files.as_ref())
+        .and_then(|d| d.dynamic_registration)
+        .unwrap_or(false);
+    if watches {
+        // Be told when a configuration file changes, to analyse the open
+        // files again at once (not only at their next change). The client's
+        // answer needs no handling.
+        let registration = lsp_types::Registration {
+            id: "connfix-configuration".into(),
+            method: notification::DidChangeWatchedFiles::METHOD.into(),
+            register_options: Some(serde_json::json!({
+                "watchers": [{"globPattern": "**/pyproject.toml"}, {"globPattern": "**/connfix.toml"}]
+            })),
+        };
+        let params = lsp_types::RegistrationParams {
+            registrations: vec![registration],
+        };
+        connection.sender.send(
+            Request::new(
+                lsp_server::RequestId::from("connfix-watch".to_string()),
+                request::RegisterCapability::METHOD.into(),
+                params,
+            )
+            .into(),
+        )?;
+    }
     let mut server = Server {
         encoding,
         options,
@@ -252,6 +282,8 @@ impl Server {
 
     fn request(&mut self, request: Request) -> Result<Response> {
         match request.method.as_str() {
+            #[cfg(test)]
+            "connfix/test-panic" => panic!("a bug"),
             request::CodeActionRequest::METHOD => {
                 let (id, params) = request.extract(request::CodeActionRequest::METHOD)?;
                 let actions = self.code_actions(params)?;
@@ -538,6 +570,107 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A session over in-memory channels: what the client sends, and what
+    /// it receives (the responses and notifications) once it has said exit.
+    fn session(messages: Vec<Message>) -> Vec<Message> {
+        let (server, client) = Connection::memory();
+        let thread = std::thread::spawn(move || serve(&server).map_err(|e| e.to_string()));
+        for message in messages {
+            client.sender.send(message).unwrap();
+        }
+        thread.join().unwrap().unwrap();
+        client.receiver.try_iter().collect()
+    }
+
+    fn request(id: i32, method: &str, params: serde_json::Value) -> Message {
+        Request::new(id.into(), method.into(), params).into()
+    }
+
+    fn notification(method: &str, params: serde_json::Value) -> Message {
+        Notification::new(method.into(), params).into()
+    }
+
+    #[test]
+    fn a_panic_or_bad_parameters_answer_an_error_and_the_session_goes_on() {
+        let received = session(vec![
+            request(1, "initialize", serde_json::json!({"capabilities": {}})),
+            notification("initialized", serde_json::json!({})),
+            request(2, "connfix/test-panic", serde_json::Value::Null),
+            request(
+                3,
+                "textDocument/codeAction",
+                serde_json::json!({"nonsense": 1}),
+            ),
+            request(4, "connfix/unknown", serde_json::Value::Null),
+            request(5, "shutdown", serde_json::Value::Null),
+            notification("exit", serde_json::Value::Null),
+        ]);
+        let answers: Vec<(String, Option<i32>, String)> = received
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Response(r) => Some((
+                    r.id.to_string(),
+                    r.error.as_ref().map(|e| e.code),
+                    r.error.map(|e| e.message).unwrap_or_default(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answers.len(), 5, "{answers:?}");
+        assert_eq!(
+            answers[1],
+            (
+                "2".into(),
+                Some(ErrorCode::InternalError as i32),
+                "connfix: internal error in connfix/test-panic: a bug (please report it)".into()
+            )
+        );
+        assert_eq!(answers[2].1, Some(ErrorCode::RequestFailed as i32));
+        assert!(
+            answers[2]
+                .2
+                .starts_with("connfix: textDocument/codeAction: "),
+            "{}",
+            answers[2].2
+        );
+        assert_eq!(answers[3].1, Some(ErrorCode::MethodNotFound as i32));
+        assert_eq!(answers[4], ("5".into(), None, String::new()));
+    }
+
+    #[test]
+    fn configuration_files_are_watched_when_the_client_can_register_watchers() {
+        let capabilities = serde_json::json!({
+            "workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}}
+        });
+        let received = session(vec![
+            request(
+                1,
+                "initialize",
+                serde_json::json!({"capabilities": capabilities}),
+            ),
+            notification("initialized", serde_json::json!({})),
+            request(2, "shutdown", serde_json::Value::Null),
+            notification("exit", serde_json::Value::Null),
+        ]);
+        let registrations: Vec<serde_json::Value> = received
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Request(r) if r.method == "client/registerCapability" => Some(r.params),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            registrations,
+            [serde_json::json!({"registrations": [{
+                "id": "connfix-configuration",
+                "method": "workspace/didChangeWatchedFiles",
+                "registerOptions": {"watchers": [
+                    {"globPattern": "**/pyproject.toml"}, {"globPattern": "**/connfix.toml"}
+                ]}
+            }]})]
+        );
+    }
 
     fn document(text: &str) -> Document {
         Document {

@@ -53,6 +53,14 @@ async def unsafe_client(request, lsp_client: LanguageClient):
 
 async def start(name, lsp_client, options):
     spec, encodings = CLIENTS[name]
+    # The server asks clients that can (VS Code) to watch its configuration
+    # files; pytest-lsp's client does not answer that request by itself.
+    lsp_client.registrations = []
+
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams):
+        lsp_client.registrations.extend(params.registrations)
+
     capabilities = client_capabilities(spec)
     if encodings is not None:
         capabilities.general = capabilities.general or types.GeneralClientCapabilities()
@@ -333,9 +341,24 @@ async def test_a_configuration_change_is_picked_up_without_a_restart(client, tmp
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert [d.code for d in client.diagnostics[uri]] == ["release-before-close"]
     (tmp_path / "connfix.toml").write_text("helper = 1\n")
-    client.text_document_did_save(
-        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
-    )
+    watching = client.capabilities.workspace.did_change_watched_files
+    assert bool(client.registrations) == bool(watching and watching.dynamic_registration)
+    if client.registrations:
+        # A client that watches the files tells the server, which publishes
+        # every open file again without waiting for an edit.
+        [registration] = client.registrations
+        assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+        globs = [w["globPattern"] for w in registration.register_options["watchers"]]
+        assert globs == ["**/pyproject.toml", "**/connfix.toml"]
+        client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                changes=[types.FileEvent(uri=(tmp_path / "connfix.toml").as_uri(), type=types.FileChangeType.Changed)]
+            )
+        )
+    else:
+        client.text_document_did_save(
+            types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     [error] = client.diagnostics[uri]
     assert error.message.startswith("connfix cannot read its configuration: ")
