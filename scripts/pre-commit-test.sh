@@ -153,6 +153,9 @@ check_hook() {
 fix_hook connfix
 check_hook connfix-check
 fix_hook connfix-python
+# The Python hooks run the binary pip installed into pre-commit's venv.
+compgen -G "$PRE_COMMIT_HOME/repo*/py_env-*/bin/connfix" >/dev/null ||
+    fail "no connfix in a Python environment of pre-commit under $PRE_COMMIT_HOME"
 check_hook connfix-check-python
 
 log "PASS"
