@@ -14,15 +14,19 @@
 #      output, the file is fixed (exact content), and after `git add` the
 #      second commit passes;
 #    - hook `connfix-check`: the commit is refused and the file is left as it
-#      was; once fixed, the commit passes.
+#      was; once fixed, the commit passes;
+#    - the same for `connfix-python` and `connfix-check-python`, which
+#      pre-commit installs with pip (maturin builds the wheel; 2-4 minutes the
+#      first time).
 # Exits non-zero with "PRE-COMMIT TEST FAIL: ..." on any failed check.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/target/pre-commit-venv"
 export PRE_COMMIT_HOME="$ROOT/target/pre-commit-home"
-# cargo install --path builds in the clone's own target/; share one so a new
-# commit rebuilds incrementally.
+# cargo install --path builds in the clone's own target/, pip's maturin build
+# in a temporary copy: share one target folder so a new commit rebuilds
+# incrementally.
 export CARGO_TARGET_DIR="$ROOT/target/pre-commit-build"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 NO_COLOR=1
 
@@ -105,40 +109,54 @@ YAML
     pre-commit install >/dev/null
 }
 
-# ------------------------------------------------------------- hook connfix
-log "hook connfix (pre-commit builds connfix with cargo the first time)"
-project connfix
-if git commit -q -m "leaky" >"$WORK/out" 2>&1; then
-    cat "$WORK/out"; fail "the first commit with a leaky file was accepted"
-fi
-cat "$WORK/out"
-grep -q '^connfix (fix database connection leaks)\.*Failed$' "$WORK/out" || fail "no 'Failed' line of the connfix hook"
-grep -q -- '- files were modified by this hook' "$WORK/out" || fail "pre-commit did not report the file as modified"
-grep -q '^fixed routes.py (2 fixes)$' "$WORK/out" || fail "the hook's output does not name the fixed file"
-diff -u <(fixed routes.py) routes.py || fail "routes.py is not fixed as expected"
-[[ $(cat clean.py) == "x = 1" ]] || fail "clean.py changed"
-git add routes.py
-git commit -q -m "fixed" >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "the second commit was refused"; }
-grep -q '^connfix (fix database connection leaks)\.*Passed$' "$WORK/out" || { cat "$WORK/out"; fail "no 'Passed' line"; }
-COMMITS=$(git rev-list --count HEAD)
-[[ $COMMITS == 1 ]] || fail "expected exactly one commit, found $COMMITS: $(git log --oneline)"
-log "hook connfix: refused, fixed, then passed"
+# A fixing hook: the commit is refused, the file fixed, the next commit passes.
+fix_hook() {
+    local id=$1
+    log "hook $id (pre-commit builds connfix the first time)"
+    project "$id"
+    if git commit -q -m "leaky" >"$WORK/out" 2>&1; then
+        cat "$WORK/out"; fail "$id: the first commit with a leaky file was accepted"
+    fi
+    cat "$WORK/out"
+    grep -q '^connfix (fix database connection leaks)\.*Failed$' "$WORK/out" || fail "$id: no 'Failed' line of the hook"
+    grep -q -- '- files were modified by this hook' "$WORK/out" || fail "$id: pre-commit did not report the file as modified"
+    grep -q '^fixed routes.py (2 fixes)$' "$WORK/out" || fail "$id: the hook's output does not name the fixed file"
+    diff -u <(fixed routes.py) routes.py || fail "$id: routes.py is not fixed as expected"
+    [[ $(cat clean.py) == "x = 1" ]] || fail "$id: clean.py changed"
+    git add routes.py
+    git commit -q -m "fixed" >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "$id: the second commit was refused"; }
+    grep -q '^connfix (fix database connection leaks)\.*Passed$' "$WORK/out" || { cat "$WORK/out"; fail "$id: no 'Passed' line"; }
+    COMMITS=$(git rev-list --count HEAD)
+    [[ $COMMITS == 1 ]] || fail "$id: expected exactly one commit, found $COMMITS: $(git log --oneline)"
+    log "hook $id: refused, fixed, then passed"
+}
 
-# ------------------------------------------------------- hook connfix-check
-log "hook connfix-check"
-project connfix-check
-if git commit -q -m "leaky" >"$WORK/out" 2>&1; then
-    cat "$WORK/out"; fail "connfix-check accepted a leaky file"
-fi
-cat "$WORK/out"
-grep -q '^connfix check (database connection leaks)\.*Failed$' "$WORK/out" || fail "no 'Failed' line of connfix-check"
-grep -q '^would fix routes.py (2 fixes)$' "$WORK/out" || fail "connfix-check does not name the file"
-grep -q 'files were modified' "$WORK/out" && fail "connfix-check modified files"
-[[ $(cat routes.py) == "$(printf '%s' "$LEAKY")" ]] || fail "connfix-check changed routes.py"
-fixed routes.py > routes.py
-git add routes.py
-git commit -q -m "fixed" >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "connfix-check refused a fixed file"; }
-grep -q '^connfix check (database connection leaks)\.*Passed$' "$WORK/out" || { cat "$WORK/out"; fail "no 'Passed' line"; }
-log "hook connfix-check: refused without changing the file, then passed"
+# A checking hook: the commit is refused, nothing changes; once fixed, it passes.
+check_hook() {
+    local id=$1
+    log "hook $id"
+    project "$id"
+    if git commit -q -m "leaky" >"$WORK/out" 2>&1; then
+        cat "$WORK/out"; fail "$id accepted a leaky file"
+    fi
+    cat "$WORK/out"
+    grep -q '^connfix check (database connection leaks)\.*Failed$' "$WORK/out" || fail "$id: no 'Failed' line"
+    grep -q '^would fix routes.py (2 fixes)$' "$WORK/out" || fail "$id does not name the file"
+    grep -q 'files were modified' "$WORK/out" && fail "$id modified files"
+    [[ $(cat routes.py) == "$(printf '%s' "$LEAKY")" ]] || fail "$id changed routes.py"
+    fixed routes.py > routes.py
+    git add routes.py
+    git commit -q -m "fixed" >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "$id refused a fixed file"; }
+    grep -q '^connfix check (database connection leaks)\.*Passed$' "$WORK/out" || { cat "$WORK/out"; fail "$id: no 'Passed' line"; }
+    log "hook $id: refused without changing the file, then passed"
+}
+
+fix_hook connfix
+check_hook connfix-check
+fix_hook connfix-python
+# The Python hooks run the binary pip installed into pre-commit's venv.
+compgen -G "$PRE_COMMIT_HOME/repo*/py_env-*/bin/connfix" >/dev/null ||
+    fail "no connfix in a Python environment of pre-commit under $PRE_COMMIT_HOME"
+check_hook connfix-check-python
 
 log "PASS"

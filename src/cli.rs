@@ -61,6 +61,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FailOn::Error)]
         fail_on: FailOn,
     },
+    /// Print a rule's documentation: what it finds, why, an example before and after, when it
+    /// declines, and its fix safety. The same text as the README's section on the rule.
+    Rule {
+        /// The rule's id (as in `--select` and `# connfix: ignore[...]`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        rule: Option<String>,
+        /// Print every rule's documentation, in the README's order.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Run the language server on standard input and output (LSP 3.17), for
+    /// editors: findings as diagnostics, fixes and ignore comments as code actions.
+    Server,
     /// Print a shell completion script to standard output.
     Completions {
         #[arg(value_enum)]
@@ -171,6 +184,8 @@ pub enum Task {
     Run(Box<Settings>),
     /// Print these bytes (a completion script, the manual page).
     Print(Vec<u8>),
+    /// Serve an editor over standard input and output.
+    Server,
 }
 
 impl Cli {
@@ -192,6 +207,22 @@ impl Cli {
                 clap_complete::generate(shell, &mut Cli::command(), "connfix", &mut out);
                 return Ok(Task::Print(out));
             }
+            Command::Rule { rule, all } => {
+                let text = match rule {
+                    Some(id) if !all => rules::docs::doc(&id)
+                        .ok_or_else(|| {
+                            let ids: Vec<&str> = rules::Code::ALL.iter().map(|c| c.id()).collect();
+                            anyhow::anyhow!(
+                                "unknown rule `{id}`; the rules are: {}",
+                                ids.join(", ")
+                            )
+                        })?
+                        .to_string(),
+                    _ => rules::docs::all(),
+                };
+                return Ok(Task::Print(text.into_bytes()));
+            }
+            Command::Server => return Ok(Task::Server),
             Command::Man => {
                 let mut out = Vec::new();
                 clap_mangen::Man::new(Cli::command()).render(&mut out)?;

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
+use tree_sitter::Tree;
 
 use crate::edit::{self, Applicability, Fix};
 use crate::literals;
@@ -131,10 +132,13 @@ impl Fixer {
     /// Check the bytes, skip a file without needles, parse and run the
     /// rules: the front of every command. `Err(Ok(outcome))`: nothing to
     /// parse, the outcome is final.
+    /// `old`: the tree of the text before an editor's changes, told about
+    /// them (`Tree::edit`), to parse incrementally.
     fn front(
         &self,
         path: &Path,
         bytes: Vec<u8>,
+        old: Option<&Tree>,
     ) -> Result<Result<(SourceFile, Vec<Diagnostic>), Outcome>, Rejection> {
         let (bom, text) = source::decode(bytes)?;
         // Most files hold no needle and no conflict marker: one search says
@@ -163,7 +167,10 @@ impl Fixer {
                 ..Outcome::default()
             }));
         }
-        let file = SourceFile::parse(path, bom, text, None)?;
+        let file = match old {
+            Some(old) => SourceFile::parse_edited(path, bom, text, old)?,
+            None => SourceFile::parse(path, bom, text, None)?,
+        };
         let diagnostics = self.diagnostics(&file, &live, false);
         if crate::self_check() {
             self.assert_prefilter_agrees(&file, &live, &diagnostics);
@@ -229,10 +236,25 @@ impl Fixer {
     /// uncovers another (the tests check it never makes fewer, and changes
     /// the same files). `change` is set only when the text was made.
     pub fn find(&self, path: &Path, bytes: Vec<u8>) -> Result<Outcome, Rejection> {
-        let (file, diagnostics) = match self.front(path, bytes)? {
+        self.find_from(path, bytes, None)
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// `find` for an editor, which analyses a file again after each change:
+    /// the parse reuses `old` (the tree of the text before the changes, told
+    /// about them with `Tree::edit`), and the new tree comes back for the
+    /// next change (none when the file was not parsed).
+    pub fn find_from(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        old: Option<&Tree>,
+    ) -> Result<(Outcome, Option<Tree>), Rejection> {
+        let (file, diagnostics) = match self.front(path, bytes, old)? {
             Ok(found) => found,
-            Err(outcome) => return Ok(outcome),
+            Err(outcome) => return Ok((outcome, None)),
         };
+        let tree = file.tree.clone();
         let fixes = || {
             diagnostics
                 .iter()
@@ -242,16 +264,17 @@ impl Fixer {
         if edit::overlapping(fixes()) {
             let mut outcome = self.settle(path, file, diagnostics, None)?;
             outcome.fixable = outcome.fixes;
-            return Ok(outcome);
+            return Ok((outcome, Some(tree)));
         }
         let fixable = fixes().count();
-        Ok(Outcome {
+        let outcome = Outcome {
             diagnostics,
             fixable,
             bom: file.bom,
             text: file.text,
             ..Outcome::default()
-        })
+        };
+        Ok((outcome, Some(tree)))
     }
 
     /// Run the rules on `bytes` (a file's content, `path` for messages and
@@ -271,7 +294,7 @@ impl Fixer {
         bytes: Vec<u8>,
         review: Option<Review>,
     ) -> Result<Outcome, Rejection> {
-        match self.front(path, bytes)? {
+        match self.front(path, bytes, None)? {
             Ok((file, diagnostics)) => self.settle(path, file, diagnostics, review),
             Err(outcome) => Ok(outcome),
         }

@@ -21,6 +21,7 @@ pub mod report;
 pub mod review;
 pub mod rules;
 pub mod semantic;
+pub mod server;
 pub mod source;
 pub mod syntax;
 pub mod templates;

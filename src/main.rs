@@ -23,5 +23,9 @@ fn run() -> anyhow::Result<ExitCode> {
             std::io::stdout().write_all(&bytes)?;
             Ok(ExitCode::from(connfix::report::SUCCESS))
         }
+        Task::Server => {
+            connfix::server::run()?;
+            Ok(ExitCode::from(connfix::report::SUCCESS))
+        }
     }
 }

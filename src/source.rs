@@ -273,6 +273,23 @@ impl SourceFile {
         SourceFile::checked(path, bom, text, tree, style)
     }
 
+    /// Parse text that an editor changed from the text `old` was parsed
+    /// from (`old` told about every change with `Tree::edit`), reusing the
+    /// tree of the parts the changes did not touch.
+    pub fn parse_edited(
+        path: &Path,
+        bom: bool,
+        text: Vec<u8>,
+        old: &Tree,
+    ) -> Result<SourceFile, Rejection> {
+        let tree = parse_with(&text, Some(old));
+        debug_assert!(
+            same_tree(&tree, &parse_tree(&text)),
+            "an incremental parse must give the tree a fresh parse gives"
+        );
+        SourceFile::checked(path, bom, text, tree, None)
+    }
+
     /// This file after `edits` (in order, not overlapping, ranges in this
     /// file's text) turned its text into `text`: parsed again, reusing the
     /// tree of the parts the edits did not touch, and checked like a first

@@ -1,25 +1,5 @@
-//! `close-not-guaranteed`: a connection from a helper whose closes are all
-//! straight-line code, outside any `finally` (or `contextlib.closing`), so an
-//! exception between the acquisition and the close leaks it.
-//!
-//! Offers an unsafe fix (applied with `--unsafe-fixes`) where the shape is
-//! plain: the statements between the acquisition and its one close move into
-//! `try:`, and the close (with its release block, or the `if conn:` holding
-//! it) becomes the `finally`:
-//!
-//! ```python
-//! conn = get_db_connection()          conn = get_db_connection()
-//! rows = conn.cursor().execute(q)     try:
-//! conn.close()                            rows = conn.cursor().execute(q)
-//! return rows                         finally:
-//!                                         conn.close()
-//!                                     return rows
-//! ```
-//!
-//! Unsafe because it changes when the close runs: also on exceptions and
-//! early returns, which is the point, but a reviewer should look. Declines
-//! the fix (report only) with several closes, a close in a nested block
-//! other than `if conn:`, or statements sharing lines.
+// The documentation, from docs/rules/ (also `connfix rule` and the README).
+#![doc = include_str!("../../docs/rules/close-not-guaranteed.md")]
 
 use tree_sitter::Node;
 

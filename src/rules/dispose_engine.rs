@@ -1,27 +1,7 @@
-//! `dispose-engine`: the audit's health-endpoint fix.
-//!
-//! An engine created inside a function (`engine = create_engine(url)`) holds
-//! a pool of server connections until it is disposed; one created per request
-//! and never disposed leaks them. The rule wraps the rest of the engine's
-//! block in `try:` / `finally: engine.dispose()` (`await engine.dispose()`
-//! for async factories), at any depth, re-indenting the wrapped lines without
-//! touching the inside of any multi-line string. A bare `engine.dispose()`
-//! later in the same block moves into the `finally`.
-//!
-//! ```python
-//! engine = create_engine(DATABASE_URL)      engine = create_engine(DATABASE_URL)
-//! with engine.connect() as c:               try:
-//!     c.execute(text("SELECT 1"))               with engine.connect() as c:
-//!                                                   c.execute(text("SELECT 1"))
-//!                                           finally:
-//!                                               engine.dispose()
-//! ```
-//!
-//! Leaves alone, as findings: module- and class-level engines (long-lived by
-//! design), engines that escape (returned, yielded, stored on an attribute,
-//! item or global, captured by a nested function), engines created inline
-//! without a name, an async engine in a non-async function. Leaves alone
-//! silently: engines already disposed in an enclosing or following `finally`.
+// The documentation of each code this rule reports, from docs/rules/ (also `connfix rule` and the README).
+#![doc = include_str!("../../docs/rules/dispose-engine.md")]
+#![doc = include_str!("../../docs/rules/engine-escapes.md")]
+#![doc = include_str!("../../docs/rules/module-engine.md")]
 
 use anyhow::Result;
 use tree_sitter::Node;

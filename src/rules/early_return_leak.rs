@@ -1,17 +1,5 @@
-//! `early-return-leak`: a `return` or `raise` between a helper connection's
-//! acquisition and its (straight-line) close, with no close before it on its
-//! way out: that path leaves the connection checked out.
-//!
-//! ```python
-//! conn = get_db_connection()
-//! row = fetch(conn)
-//! if row is None:
-//!     return None            # early-return-leak: conn is never closed here
-//! conn.close()
-//! ```
-//!
-//! Report only; `close-not-guaranteed`'s unsafe fix moves the close into a
-//! `finally`, which mends both.
+// The documentation, from docs/rules/ (also `connfix rule` and the README).
+#![doc = include_str!("../../docs/rules/early-return-leak.md")]
 
 use tree_sitter::Node;
 

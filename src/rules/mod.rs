@@ -14,6 +14,7 @@ use crate::source::SourceFile;
 pub mod close_not_guaranteed;
 pub mod connections;
 pub mod dispose_engine;
+pub mod docs;
 pub mod early_return_leak;
 pub mod never_closed;
 pub mod orm_bypass;

@@ -1,14 +1,5 @@
-//! `never-closed`: a connection from a helper that its function never
-//! closes, returns, yields, stores or passes on: it stays checked out of the
-//! pool until the process ends.
-//!
-//! ```python
-//! def names():
-//!     conn = get_db_connection()      # never-closed
-//!     return [r[0] for r in conn.cursor().execute("SELECT name FROM t")]
-//! ```
-//!
-//! Report only: where the close should go is the author's decision.
+// The documentation, from docs/rules/ (also `connfix rule` and the README).
+#![doc = include_str!("../../docs/rules/never-closed.md")]
 
 use crate::config::Config;
 use crate::rules::connections::UseKind;

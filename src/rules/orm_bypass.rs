@@ -1,19 +1,5 @@
-//! `orm-bypass`: the audit's root cause 2. ORM session calls
-//! (`db.session.query()`, `current_app.db.session.commit()`, ...) take
-//! connections from SQLAlchemy's own pool, which the connection tracker never
-//! sees, also in background workers outside a request.
-//!
-//! ```python
-//! user = db.session.get(User, user_id)      # orm-bypass
-//! with connection_ctx() as conn:            # tracked instead
-//!     ...
-//! ```
-//!
-//! Also Flask-SQLAlchemy's `Model.query.filter_by(...)` (a CapWords name
-//! before `.query`), which goes through `db.session` too.
-//!
-//! Report only: the replacement (`connection_ctx()` and SQL) is a rewrite by
-//! hand. Sessions are configurable (`orm_sessions`).
+// The documentation, from docs/rules/ (also `connfix rule` and the README).
+#![doc = include_str!("../../docs/rules/orm-bypass.md")]
 
 use anyhow::Result;
 

@@ -1,28 +1,6 @@
-//! `release-before-close`: the audit's Step 2.
-//!
-//! Follows, in each scope, the names bound from a helper call
-//! (`conn = get_db_connection()`, also `self.get_db_connection()`, also after
-//! `conn = None`) until they are bound to something else, and puts the
-//! audit's release block before every `conn.close()` statement on them, so
-//! the tracker sees the connection go.
-//!
-//! ```python
-//! finally:                      finally:
-//!     if conn: conn.close()         if conn:
-//!                                       # Release tracking before closing connection
-//!                                       if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
-//!                                           from src.utils.connection_tracker import track_connection_released
-//!                                           track_connection_released(conn._tracking_context, conn._tracking_start)
-//!                                       conn.close()
-//! ```
-//!
-//! One-line forms (`if conn: conn.close()`, `cur.close(); conn.close()`) are
-//! split onto lines of their own; a trailing comment stays on the close.
-//! Never touches a close of anything else (cursors, files, connections that
-//! did not come from a helper), nor a close already preceded by its release.
-//! Declines with a finding: a close in expression position
-//! (`return conn.close()`, a lambda); `with get_db_connection() as conn:` is
-//! `with-does-not-close`'s.
+// The documentation of each code this rule reports, from docs/rules/ (also `connfix rule` and the README).
+#![doc = include_str!("../../docs/rules/release-before-close.md")]
+#![doc = include_str!("../../docs/rules/close-in-expression.md")]
 
 use anyhow::Result;
 use tree_sitter::Node;

@@ -1,34 +1,7 @@
-//! `tracked-helper`: the audit's Step 1.
-//!
-//! Finds each definition of a connection helper (`get_db_connection` by
-//! default) and makes it record the acquisition with the tracker, so that the
-//! tracker's "Active Now" counts the connections the helper hands out.
-//!
-//! ```python
-//! def get_db_connection():              def get_db_connection():
-//!     from src.db_compat import connect     from src.db_compat import connect
-//!     return connect(use_pool=True)         from src.utils.connection_tracker import track_connection_acquired
-//!                                       
-//!                                           # Track this connection acquisition
-//!                                           context, track_start = track_connection_acquired("branding.py::get_db_connection")
-//!                                           conn = connect(use_pool=True)
-//!                                           conn._tracking_context = context
-//!                                           conn._tracking_start = track_start
-//!                                           return conn
-//! ```
-//!
-//! Declines (a finding, no edit) when the helper's shape is not one it can
-//! rewrite without guessing: a generator, several returns, a return of
-//! something that is not a call or a name bound once by a call, a one-line
-//! body, or a body that already uses the names `context` / `track_start`.
-//! A helper that already calls the acquire function is left as it is, except
-//! that missing `_tracking_*` attribute lines are added.
-//!
-//! A helper that returns a raw driver connection (`sqlite3.connect(...)`,
-//! `psycopg2.connect(...)`, a psycopg2 pool's `getconn()`: configurable as
-//! `raw_connections`) is never given the attribute form, which would raise
-//! `AttributeError` on those objects at run time: `untrackable-connection`
-//! says so and what to do instead.
+// The documentation of each code this rule reports, from docs/rules/ (also `connfix rule` and the README).
+#![doc = include_str!("../../docs/rules/tracked-helper.md")]
+#![doc = include_str!("../../docs/rules/unrecognised-helper.md")]
+#![doc = include_str!("../../docs/rules/untrackable-connection.md")]
 
 use anyhow::Result;
 use tree_sitter::Node;

@@ -1,16 +1,5 @@
-//! `with-does-not-close`: a DB-API connection (sqlite3, psycopg2, MySQL
-//! drivers) used as a context manager. Its `with` block commits or rolls
-//! back the transaction but does not close the connection, so every request
-//! that goes through it leaves one open. Also a helper connection in `with`:
-//! its tracking can never be released there.
-//!
-//! ```python
-//! with sqlite3.connect(DB) as conn:          # with-does-not-close
-//!     conn.execute("INSERT ...")
-//! with contextlib.closing(sqlite3.connect(DB)) as conn:   # fine
-//! ```
-//!
-//! Report only; the message names the fix (`contextlib.closing(...)`).
+// The documentation, from docs/rules/ (also `connfix rule` and the README).
+#![doc = include_str!("../../docs/rules/with-does-not-close.md")]
 
 use anyhow::Result;
 use tree_sitter::Node;
