@@ -94,6 +94,19 @@ pub fn is_release_block(statement: Node, object: &[u8], src: &[u8]) -> bool {
         })
 }
 
+/// Whether the release block `statement` (`is_release_block`) takes the
+/// tracking off the connection after releasing it (`del
+/// object._tracking_context, ...`), so a second close releases nothing.
+pub fn takes_tracking_off(statement: Node, object: &[u8], src: &[u8]) -> bool {
+    let attribute = [object, b"._tracking_context"].concat();
+    statement.field(FIELDS.consequence).is_some_and(|body| {
+        statements(body).iter().any(|s| {
+            s.kind_name() == "delete_statement"
+                && memchr::memmem::find(text(*s, src), &attribute).is_some()
+        })
+    })
+}
+
 /// `hasattr(object, '_tracking_context')`.
 fn is_hasattr_tracking(call: Node, object: &[u8], src: &[u8]) -> bool {
     let (Some(function), Some(arguments)) =

@@ -151,21 +151,31 @@ impl<'t> Engine<'_, 't> {
         let name = text(left, src);
         let name_text = String::from_utf8_lossy(name).into_owned();
         let dispose = self.rule.config.dispose_method.as_str();
-        if self.disposed_in_enclosing_finally(stmt, function, name, dispose) {
+        let model = self.cx.semantic.scope(function);
+        // An engine made where no path reaches (after a `return`) is never
+        // made.
+        let binding = model
+            .binding_at(left)
+            .filter(|b| model.bindings[*b as usize].reachable)?;
+        // A `finally` that disposes this engine: its `name.dispose()` reads
+        // the name where this binding may reach it (not after `name = None`).
+        let reached = |ident: Node| {
+            model
+                .reference_at(ident)
+                .is_some_and(|r| r.reaching.binary_search(&binding).is_ok())
+        };
+        if self.disposed_in_enclosing_finally(stmt, function, name, dispose, &reached) {
             return None;
         }
         let block = stmt.parent()?;
         let siblings = statements(block);
         let at = siblings.iter().position(|s| *s == stmt)?;
         let after = &siblings[at + 1..];
-        if after
-            .iter()
-            .any(|s| s.kind_name() == "try_statement" && finally_disposes(*s, name, dispose, src))
-        {
+        if after.iter().any(|s| {
+            s.kind_name() == "try_statement" && finally_disposes(*s, name, dispose, src, &reached)
+        }) {
             return None;
         }
-        let model = self.cx.semantic.scope(function);
-        let binding = model.binding_at(left)?;
         // The wrap ends at the first later statement of the block that
         // disposes the engine or binds its name again (`del engine`,
         // `engine = None`, a second engine): the engine is disposed before
@@ -367,6 +377,7 @@ impl<'t> Engine<'_, 't> {
         function: Node,
         name: &[u8],
         dispose: &str,
+        reached: &dyn Fn(Node) -> bool,
     ) -> bool {
         let mut at = stmt;
         while let Some(parent) = at.parent() {
@@ -375,7 +386,7 @@ impl<'t> Engine<'_, 't> {
             }
             if parent.kind_name() == "try_statement"
                 && at.kind_name() != "finally_clause"
-                && finally_disposes(parent, name, dispose, self.src())
+                && finally_disposes(parent, name, dispose, self.src(), reached)
             {
                 return true;
             }
@@ -437,8 +448,15 @@ enum Escape {
     Rebound(usize),
 }
 
-/// Whether the try statement's `finally` calls `name.dispose()` anywhere.
-fn finally_disposes(try_statement: Node, name: &[u8], dispose: &str, src: &[u8]) -> bool {
+/// Whether the try statement's `finally` calls `name.dispose()` anywhere,
+/// on a read of the name that `reached` accepts.
+fn finally_disposes(
+    try_statement: Node,
+    name: &[u8],
+    dispose: &str,
+    src: &[u8],
+    reached: &dyn Fn(Node) -> bool,
+) -> bool {
     let mut cursor = try_statement.walk();
     let Some(finally) = try_statement
         .named_children(&mut cursor)
@@ -448,7 +466,10 @@ fn finally_disposes(try_statement: Node, name: &[u8], dispose: &str, src: &[u8])
     };
     let mut found = false;
     syntax::walk_scope(finally, true, |n| {
-        found |= method_call_on_name(n, dispose, src) == Some(name)
+        let object = n
+            .field(FIELDS.function)
+            .and_then(|f| f.field(FIELDS.object));
+        found |= method_call_on_name(n, dispose, src) == Some(name) && object.is_some_and(reached)
     });
     found
 }

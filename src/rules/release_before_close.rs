@@ -57,6 +57,10 @@ impl Rule for ReleaseBeforeClose {
         let src = file.text.as_slice();
         let mut out = Vec::new();
         let mut targets: Vec<Close> = Vec::new();
+        // Every close of a tracked connection, by scope and name, and the
+        // release blocks already before some of them.
+        let mut closes: Vec<(usize, &[u8])> = Vec::new();
+        let mut released: Vec<(Node, usize, &[u8])> = Vec::new();
         syntax::for_each_match(&self.query, file, &["close".into()], |m| {
             let (Some(close), Some(object)) = (m.get("close"), m.get("object")) else {
                 return;
@@ -89,16 +93,31 @@ impl Rule for ReleaseBeforeClose {
                     ),
                 )),
                 Some(stmt) => {
-                    let released = syntax::prev_statement(stmt)
-                        .is_some_and(|p| templates::is_release_block(p, name, src));
-                    if !released {
-                        targets.push((stmt, name, self.import_form(cx, scope)));
+                    closes.push((scope.id(), name));
+                    match syntax::prev_statement(stmt)
+                        .filter(|p| templates::is_release_block(*p, name, src))
+                    {
+                        Some(block) => released.push((block, scope.id(), name)),
+                        None => targets.push((stmt, name, self.import_form(cx, scope))),
                     }
                 }
             }
         });
+        let callee_closes = closed_by_callee(cx);
+        for (stmt, name) in &callee_closes {
+            closes.push((syntax::enclosing_scope(*stmt).id(), name));
+        }
+        // A release block already there (the audit's, written by hand)
+        // releases again at every close: where the connection can be
+        // closed more than once, it must take the tracking off.
+        for (block, scope, name) in released {
+            let more = closes.iter().filter(|c| **c == (scope, name)).count() > 1;
+            if more && !templates::takes_tracking_off(block, name, src) {
+                out.push(self.release_once(file, block, name));
+            }
+        }
         out.extend(self.closed_by_closing(cx));
-        for (stmt, name) in closed_by_callee(cx) {
+        for (stmt, name) in callee_closes {
             let released = syntax::prev_statement(stmt)
                 .is_some_and(|p| templates::is_release_block(p, name, src));
             let scope = syntax::enclosing_scope(stmt);
@@ -261,6 +280,34 @@ fn attribute_tracked<'t>(
 }
 
 impl ReleaseBeforeClose {
+    /// The fix that makes a release block already there release once: the
+    /// `del` of the tracking attributes after its last statement.
+    fn release_once(&self, file: &SourceFile, block: Node, name: &[u8]) -> Diagnostic {
+        let src = file.text.as_slice();
+        let name_text = String::from_utf8_lossy(name);
+        let message = format!(
+            "`{name_text}` may be closed more than once, and the release block before this close releases \
+             its tracking again each time (Active Now goes below the truth); it should take the tracking \
+             off once released"
+        );
+        let body = block.field(FIELDS.consequence);
+        let last = body.and_then(|b| syntax::statements(b).last().copied());
+        match (body, last) {
+            (Some(body), Some(last)) if !syntax::is_inline_block(body) => {
+                let base = line_indent(src, last.start_byte()).to_vec();
+                let line =
+                    format!("del {name_text}._tracking_context, {name_text}._tracking_start");
+                let lines = Template(&line).render(&base, &file.style);
+                let edit = Edit::insert(
+                    crate::source::line_end(src, last.end_byte()),
+                    after_line(&lines, &file.style),
+                );
+                Diagnostic::fix(ID, block, message, Fix::new(vec![edit]))
+            }
+            _ => Diagnostic::new(ID, block, message),
+        }
+    }
+
     /// How a release block in `scope` imports the release function: as the
     /// audit does, unless that would change what the scope's other reads
     /// of the name see (an import anywhere in a function makes the name

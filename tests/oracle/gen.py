@@ -23,6 +23,24 @@ class Line:
         out.append("    " * ind + self.text)
 
 
+class Group:
+    """Statements the shrinker keeps together: a hand-written release and
+    the close it releases (a release left without its close would be the
+    program's own bug, which tracking the helper exposes)."""
+
+    __slots__ = ("body", "atomic", "header", "clauses")
+
+    def __init__(self, body):
+        self.body = body
+        self.atomic = True
+        self.header = ""
+        self.clauses = []
+
+    def render(self, ind, out):
+        for s in self.body:
+            s.render(ind, out)
+
+
 class Block:
     __slots__ = ("header", "body", "clauses", "atomic")
 
@@ -98,7 +116,7 @@ def shrink_candidates(prog):
             s = lst[i]
             # drop the statement
             yield _edit(prog, li, lambda l, i=i: l.__delitem__(i))
-            if isinstance(s, Block) and s.atomic:
+            if getattr(s, "atomic", False):
                 continue
             if isinstance(s, Block) and not s.header.startswith(("def ", "class ")):
                 # the block replaced by its body (and, for a try, its clauses');
@@ -316,7 +334,11 @@ class G:
 
     def release_block(self, c, local_import):
         inner = []
-        if local_import or not self.module_release:
+        # A hand-fixed function imports the release function one way: a
+        # local import beside reads of the module's name would be a latent
+        # UnboundLocalError of the program's own (it shows once the helper
+        # is tracked), not connfix's.
+        if not self.module_release:
             inner.append(Line("from src.utils.connection_tracker import track_connection_released"))
         inner.append(Line(f"track_connection_released({c}._tracking_context, {c}._tracking_start)"))
         return Block(RELEASE_GUARD.format(c=c), inner, atomic=True)
@@ -330,8 +352,8 @@ class G:
         if k == "guarded":
             return [Block(f"if {c}:", [Line(f"{c}.close()")])]
         if k == "hand":
-            return [self.release_block(c, r.random() < 0.3), Line(f"{c}.close()")]
-        return [Block(f"if {c}:", [self.release_block(c, r.random() < 0.3), Line(f"{c}.close()")])]
+            return [Group([self.release_block(c, r.random() < 0.3), Line(f"{c}.close()")])]
+        return [Block(f"if {c}:", [Group([self.release_block(c, r.random() < 0.3), Line(f"{c}.close()")])])]
 
     def odd_close(self, depth):
         """Closes connfix may not see: nested function, lambda, expression,
