@@ -83,7 +83,7 @@ fn verify(dir: &Path, fixed: &Path) {
     let [files, changed, nodes] = each_file(&[dir.to_path_buf()], |path, text| {
         let twin = fixed.join(path.strip_prefix(dir).expect("found under dir"));
         let new = std::fs::read(twin).ok();
-        let Ok(file) = SourceFile::parse(path, false, text, None) else {
+        let Ok(file) = SourceFile::parse(path, false, text, None, Default::default()) else {
             return [1, 0, 0];
         };
         let Some(new) = new else {
