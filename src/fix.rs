@@ -454,18 +454,18 @@ fn unparsed(file: &SourceFile) -> Vec<Diagnostic> {
         .into_iter()
         .map(|(error, unit)| {
             let (first, last) = (unit.start_position().row + 1, unit.end_position().row + 1);
-            let lines = if first == last {
-                format!("line {first}")
+            let (lines, them) = if first == last {
+                (format!("line {first}"), "it")
             } else {
-                format!("lines {first}-{last}")
+                (format!("lines {first}-{last}"), "them")
             };
             Diagnostic {
                 rule: UNPARSED_REGION,
                 severity: crate::rules::code(UNPARSED_REGION).severity,
                 offset: error.start_byte(),
                 message: format!(
-                    "tree-sitter cannot read this line, though it is valid Python; connfix leaves {lines} \
-                     alone: check them for leaks by hand"
+                    "tree-sitter cannot read this line, though Python's grammar allows it; connfix leaves \
+                     {lines} alone: check {them} for leaks by hand"
                 ),
                 fix: None,
             }

@@ -939,8 +939,8 @@ fn a_starred_return_is_valid_python_not_a_syntax_error() {
         "app.py",
         b"import dash\n\n\ndef update(n):\n    conn = get_db_connection()\n    conn.close()\n    return True, n, *([dash.no_update] * 6)\n",
     )]);
-    let warning = "app.py:7:5: unparsed-region: tree-sitter cannot read this line, though it is valid Python; \
-                   connfix leaves lines 4-7 alone: check them for leaks by hand (warning)\n";
+    let warning = "app.py:7:5: unparsed-region: tree-sitter cannot read this line, though Python's grammar \
+                   allows it; connfix leaves lines 4-7 alone: check them for leaks by hand (warning)\n";
     let run = connfix(dir.path(), &["check"]);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
