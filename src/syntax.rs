@@ -218,7 +218,7 @@ fn holding<'t>(file: &'t SourceFile, kind: u16, anchors: &[String]) -> Vec<Linea
         for start in memchr::memmem::find_iter(&file.text, anchor.as_bytes()) {
             descend(&mut cursor, root, start..start + anchor.len(), &mut path);
             for (i, node) in path.iter().enumerate() {
-                if node.kind_id() == kind && sound(&path[..=i]) {
+                if node.kind_id() == kind && (!file.partial || sound(&path[..=i])) {
                     out.push(Lineage(path[..=i].to_vec()));
                 }
             }
