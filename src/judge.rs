@@ -113,6 +113,19 @@ pub fn judge(text: &[u8], target: TargetVersion) -> Verdict {
                 let bracket = char::from(decoded.as_bytes()[open]);
                 (open, format!("'{bracket}' was never closed"))
             }
+            // A Python 2 statement: CPython names the missing parentheses
+            // at the keyword.
+            (ParseErrorType::SimpleStatementsOnSameLine, _) => {
+                match python2_statement(parsed.tokens(), &decoded, at) {
+                    Some((start, name)) => (
+                        start,
+                        format!(
+                            "Missing parentheses in call to '{name}'. Did you mean {name}(...)?"
+                        ),
+                    ),
+                    None => (at, message(&e.error, &decoded, at)),
+                }
+            }
             _ => (at, message(&e.error, &decoded, at)),
         }
     });
@@ -168,6 +181,39 @@ fn brackets(tokens: &[ruff_python_ast::token::Token]) -> (Option<(usize, String)
         }
     }
     (None, open.last().copied())
+}
+
+/// The `print` or `exec` a statement starts with, with its offset, when
+/// the token before `at` is that name at the start of a statement (the
+/// Python 2 statement CPython recognises).
+fn python2_statement<'a>(
+    tokens: &[ruff_python_ast::token::Token],
+    text: &'a str,
+    at: usize,
+) -> Option<(usize, &'a str)> {
+    let before = tokens.partition_point(|t| usize::from(t.start()) < at);
+    let name = tokens[..before]
+        .iter()
+        .rev()
+        .find(|t| !t.kind().is_trivia())?;
+    let word = &text[name.range()];
+    let starts_statement = tokens[..before]
+        .iter()
+        .rev()
+        .filter(|t| !t.kind().is_trivia())
+        .nth(1)
+        .is_none_or(|t| {
+            matches!(
+                t.kind(),
+                TokenKind::Newline
+                    | TokenKind::Indent
+                    | TokenKind::Dedent
+                    | TokenKind::Semi
+                    | TokenKind::Colon
+            )
+        });
+    (name.kind() == TokenKind::Name && matches!(word, "print" | "exec") && starts_statement)
+        .then(|| (usize::from(name.start()), word))
 }
 
 /// The parser's message, made specific where it is vague: an escape it
@@ -272,10 +318,19 @@ mod tests {
         assert_eq!(verdict("x = r\"\\x9\"\n"), Verdict::Valid);
     }
 
+    /// CPython 3.11: `Missing parentheses in call to 'print'. Did you mean
+    /// print(...)?` at the `print`; other statements on one line keep the
+    /// parser's message.
     #[test]
     fn rejects_a_print_statement_at_its_position() {
         let (offset, message) = error("x = 1\nprint 'hello'\n", TargetVersion::default());
-        assert_eq!(offset, 12);
+        assert_eq!(offset, 6);
+        assert_eq!(
+            message,
+            "Missing parentheses in call to 'print'. Did you mean print(...)?"
+        );
+        let (offset, message) = error("x = 1 y = 2\n", TargetVersion::default());
+        assert_eq!(offset, 6);
         assert_eq!(
             message,
             "simple statements must be separated by newlines or semicolons"

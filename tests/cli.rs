@@ -993,3 +993,35 @@ fn a_starred_return_is_valid_python_not_a_syntax_error() {
         run.stderr
     );
 }
+
+/// tree-sitter reads a Python 2 `print` statement; CPython does not. A file
+/// with one and a leak to fix is not written: its fixed text is judged, the
+/// judge rejects it, and the error is the original's own syntax error, in
+/// CPython's words and at its place.
+#[test]
+fn a_python_2_file_with_a_fix_is_a_syntax_error_and_not_written() {
+    let source =
+        "def route():\n    conn = get_db_connection()\n    print \"closing\"\n    conn.close()\n";
+    let dir = tree(&[("py2.py", source.as_bytes())]);
+    for command in ["diff", "apply"] {
+        let run = connfix(dir.path(), &[command]);
+        assert_eq!(
+            (run.code, run.stdout.as_str()),
+            (2, ""),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.starts_with(
+                "py2.py:3:5: error: syntax error: Missing parentheses in call to 'print'. Did you mean \
+                 print(...)?; CPython would not compile this file either"
+            ),
+            "{command}: {}",
+            run.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("py2.py")).unwrap(),
+            source
+        );
+    }
+}
