@@ -10,10 +10,11 @@
 //! What the judge does not check, as CPython's compiler does after parsing:
 //! the symbol-table errors (`return` or `await` outside a function, a
 //! duplicate parameter, a late `from __future__` import, `global` after
-//! use) and inconsistent tabs and spaces. It accepts those files; connfix
-//! never writes such code (its inserted lines follow the file's indent).
-//! CPython's tokenizer limits on nesting, which ruff does not have, are
-//! checked here (`MAX_INDENT`, `MAX_LEVEL`).
+//! use). It accepts those files; connfix's fixes never make such code.
+//! What CPython's tokenizer checks and ruff does not is checked here: the
+//! nesting limits (`MAX_INDENT`, `MAX_LEVEL`) and inconsistent tabs and
+//! spaces (`inconsistent_tabs`). `tests/judge_fidelity.rs` compares the
+//! judge with CPython over a whole corpus.
 
 use std::borrow::Cow;
 
@@ -133,10 +134,14 @@ pub fn judge(text: &[u8], target: TargetVersion) -> Verdict {
         .unsupported_syntax_errors()
         .iter()
         .map(|e| (usize::from(e.range.start()), lower_first(e.to_string())));
-    match syntax
+    let tabs = inconsistent_tabs(parsed.tokens(), decoded.as_bytes());
+    // At one place, the tokenizer's errors first: CPython's tokenizer runs
+    // ahead of its parser.
+    match tabs
         .into_iter()
-        .chain(unsupported)
         .chain(limit)
+        .chain(syntax)
+        .chain(unsupported)
         .min_by_key(|(at, _)| *at)
     {
         None => Verdict::Valid,
@@ -181,6 +186,71 @@ fn brackets(tokens: &[ruff_python_ast::token::Token]) -> (Option<(usize, String)
         }
     }
     (None, open.last().copied())
+}
+
+/// CPython's TabError, which ruff does not have: each logical line's
+/// indentation is measured twice, a tab counting to the next multiple of 8
+/// and as 1, and the two measures must order the line against the enclosing
+/// indentation levels the same way (tokenizer.c). The place: the start of
+/// the first line where they do not.
+fn inconsistent_tabs(
+    tokens: &[ruff_python_ast::token::Token],
+    text: &[u8],
+) -> Option<(usize, String)> {
+    let mut levels: Vec<(usize, usize)> = vec![(0, 0)];
+    let mut at_line_start = true;
+    for token in tokens {
+        let kind = token.kind();
+        if kind == TokenKind::Newline {
+            at_line_start = true;
+            continue;
+        }
+        if !at_line_start
+            || kind.is_trivia()
+            || matches!(kind, TokenKind::Indent | TokenKind::Dedent)
+        {
+            continue;
+        }
+        at_line_start = false;
+        let start = usize::from(token.start());
+        let line = memchr::memrchr(b'\n', &text[..start]).map_or(0, |i| i + 1);
+        let (mut col, mut alt) = (0, 0);
+        // The whitespace that opens the line (a token the lexer could not
+        // read may start before it).
+        let indent = text[line..]
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\x0c'))
+            .count();
+        for &b in &text[line..line + indent] {
+            match b {
+                b'\t' => {
+                    col = (col / 8 + 1) * 8;
+                    alt += 1;
+                }
+                b'\x0c' => (col, alt) = (0, 0),
+                _ => (col, alt) = (col + 1, alt + 1),
+            }
+        }
+        let &(top, top_alt) = levels.last().expect("the first level is never popped");
+        let consistent = if col > top {
+            levels.push((col, alt));
+            alt > top_alt
+        } else {
+            while levels.len() > 1 && col < levels[levels.len() - 1].0 {
+                levels.pop();
+            }
+            let &(top, top_alt) = levels.last().expect("the first level is never popped");
+            // A mismatched dedent is the parser's error.
+            col != top || alt == top_alt
+        };
+        if !consistent {
+            return Some((
+                line,
+                "inconsistent use of tabs and spaces in indentation".into(),
+            ));
+        }
+    }
+    None
 }
 
 /// The `print` or `exec` a statement starts with, with its offset, when
@@ -335,6 +405,36 @@ mod tests {
             message,
             "simple statements must be separated by newlines or semicolons"
         );
+    }
+
+    /// CPython 3.11's TabError, at the start of the line; a tab that
+    /// means the same either way is fine.
+    #[test]
+    fn inconsistent_tabs_are_cpythons_tab_error() {
+        for (text, line) in [
+            ("if x:\n\tpass\n        pass\n", 3),
+            ("if x:\n        pass\n\tpass\n", 3),
+            ("if x:\n    if y:\n\tpass\n", 3),
+            (
+                "def f():\n    try:\n    \t    g()\n            g()\n    finally:\n        h()\n",
+                4,
+            ),
+        ] {
+            let (offset, message) = error(text, TargetVersion::default());
+            assert_eq!(
+                message, "inconsistent use of tabs and spaces in indentation",
+                "{text:?}"
+            );
+            let start = text.match_indices('\n').nth(line - 2).unwrap().0 + 1;
+            assert_eq!(offset, start, "{text:?}");
+        }
+        for text in [
+            "if x:\n\tif y:\n\t\tpass\n\tpass\n",
+            "if x:\n    pass\n# \tcomment\n\n    x = (1,\n\t2)\n",
+            "if x:\n\tpass\nelse:\n        pass\n",
+        ] {
+            assert_eq!(verdict(text), Verdict::Valid, "{text:?}");
+        }
     }
 
     /// CPython 3.11: 99 levels of indentation and 200 open brackets pass,
