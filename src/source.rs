@@ -1,7 +1,9 @@
 //! One Python file as connfix sees it: its bytes (BOM split off), its
 //! detected text style, and its syntax tree. Everything that rejects a file
 //! before any rule runs (unreadable, binary, undecodable, merge conflict,
-//! syntax error) lives here, so every later step can trust its input.
+//! syntax error as the judge says) lives here, so every later step can
+//! trust its input; a file whose tree has errors although the judge found
+//! it valid is `partial`, and the rules read only its sound parts.
 
 use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
