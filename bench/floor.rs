@@ -52,7 +52,7 @@ fn main() {
     if mode == "model" {
         let [files, bytes, names] = each_file(&paths, |path, text| {
             let len = text.len();
-            match SourceFile::parse(path, false, text, None) {
+            match SourceFile::parse(path, false, text, None, Default::default()) {
                 Ok(file) => [1, len, model_all(&file)],
                 Err(_) => [1, len, 0],
             }
@@ -99,7 +99,7 @@ fn verify(dir: &Path, fixed: &Path) {
     let [files, changed, nodes] = each_file(&[dir.to_path_buf()], |path, text| {
         let twin = fixed.join(path.strip_prefix(dir).expect("found under dir"));
         let new = std::fs::read(twin).ok();
-        let Ok(file) = SourceFile::parse(path, false, text, None) else {
+        let Ok(file) = SourceFile::parse(path, false, text, None, Default::default()) else {
             return [1, 0, 0];
         };
         let Some(new) = new else {

@@ -85,7 +85,8 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
             .map(Input::Found)
             .collect(),
     };
-    let fixer = Fixer::new(settings.rules, settings.unsafe_fixes)?;
+    let fixer =
+        Fixer::new(settings.rules, settings.unsafe_fixes)?.target(settings.config.target_version);
     let config = &settings.config;
     let threads = rayon::current_num_threads();
     if let Mode::Report { format, fail_on } = view.mode {

@@ -38,6 +38,10 @@ pub struct Config {
     pub orm_sessions: Vec<String>,
     /// Context managers that acquire, track and release correctly.
     pub safe_contexts: Vec<String>,
+    /// The Python version the judge holds code to (`py38` ... `py314`, the
+    /// newest by default); also spelled `target-version`, as in ruff.
+    #[serde(alias = "target-version")]
+    pub target_version: crate::judge::TargetVersion,
 }
 
 impl Default for Config {
@@ -76,6 +80,7 @@ impl Default for Config {
                 .to_vec(),
             orm_sessions: vec!["db.session".into()],
             safe_contexts: vec!["connection_ctx".into()],
+            target_version: crate::judge::TargetVersion::default(),
         }
     }
 }
@@ -244,7 +249,26 @@ mod tests {
         let error = load("connfix.toml", "helper = [\"x\"]\n").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `borrowing_calls`, `exclude`, `max_file_kib`, `dbapi_connects`, `raw_connections`, `orm_sessions`, `safe_contexts` (in the top level)"
+            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `borrowing_calls`, `exclude`, `max_file_kib`, `dbapi_connects`, `raw_connections`, `orm_sessions`, `safe_contexts`, `target-version`, `target_version` (in the top level)"
+        );
+    }
+
+    #[test]
+    fn target_version_takes_ruffs_names_and_spelling() {
+        use crate::judge::TargetVersion;
+        assert_eq!(Config::default().target_version, TargetVersion::Py314);
+        let config = load("connfix.toml", "target_version = \"py38\"\n").unwrap();
+        assert_eq!(config.target_version, TargetVersion::Py38);
+        let config = load(
+            "pyproject.toml",
+            "[tool.connfix]\ntarget-version = \"py312\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.target_version, TargetVersion::Py312);
+        let error = load("connfix.toml", "target_version = \"py27\"\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "DIR/connfix.toml: unknown variant `py27`, expected one of `py38`, `py39`, `py310`, `py311`, `py312`, `py313`, `py314` (in the top level)"
         );
     }
 

@@ -1,8 +1,8 @@
 //! The per-file pipeline: check the bytes, skip files no rule can match,
 //! parse once, run the rules, apply their fixes with the one edit engine,
-//! then verify: the result parses, and the rules find nothing more to fix
-//! (the fixed point). A file whose fixes fail verification is left as it was
-//! and reported.
+//! then verify: the result parses, the judge finds it valid Python, and the
+//! rules find nothing more to fix (the fixed point). A file whose fixes fail
+//! verification is left as it was and reported.
 
 use std::cell::OnceCell;
 use std::path::Path;
@@ -12,6 +12,7 @@ use memchr::memmem;
 use tree_sitter::Tree;
 
 use crate::edit::{self, Applicability, Fix};
+use crate::judge::{self, TargetVersion, Verdict};
 use crate::literals;
 use crate::rules::{Diagnostic, Fixes, Ruleset};
 use crate::source::{self, Rejection, SourceFile};
@@ -30,6 +31,8 @@ pub struct Fixer {
     /// does not run on it (nor compile its query).
     rule_needles: Vec<Vec<memmem::Finder<'static>>>,
     unsafe_fixes: bool,
+    /// The version the judge holds files to.
+    target: TargetVersion,
 }
 
 /// What happened to one file's text.
@@ -105,7 +108,13 @@ impl Fixer {
             prefilter,
             rule_needles,
             unsafe_fixes,
+            target: TargetVersion::default(),
         })
+    }
+
+    /// Judge files as Python `target` (`target_version`).
+    pub fn target(self, target: TargetVersion) -> Fixer {
+        Fixer { target, ..self }
     }
 
     pub fn unsafe_fixes(&self) -> bool {
@@ -157,7 +166,7 @@ impl Fixer {
                     .iter()
                     .flatten()
                     .any(|n| n.find(&text).is_some())
-                && let Ok(file) = SourceFile::parse(path, bom, text.clone(), None)
+                && let Ok(file) = SourceFile::parse(path, bom, text.clone(), None, self.target)
             {
                 self.assert_prefilter_agrees(&file, &live, &[]);
             }
@@ -168,8 +177,8 @@ impl Fixer {
             }));
         }
         let file = match old {
-            Some(old) => SourceFile::parse_edited(path, bom, text, old)?,
-            None => SourceFile::parse(path, bom, text, None)?,
+            Some(old) => SourceFile::parse_edited(path, bom, text, old, self.target)?,
+            None => SourceFile::parse(path, bom, text, None, self.target)?,
         };
         let diagnostics = self.diagnostics(&file, &live, false);
         if crate::self_check() {
@@ -351,6 +360,9 @@ impl Fixer {
                 }
             };
             if fixes.is_empty() {
+                if let Some(fixed) = &current {
+                    self.judge_output(&file, fixed)?;
+                }
                 let change = current.map(|c| (file.to_disk(&file.text), c.to_disk(&c.text)));
                 return Ok(Outcome {
                     diagnostics,
@@ -373,15 +385,10 @@ impl Fixer {
             declined = declined.iter().filter_map(|f| f.shifted(&fixes)).collect();
             // Only the edited parts are parsed again: verifying costs about
             // what the edits insert, not a second parse of the file.
-            let next = now.reparse(text, &edits).map_err(|r| Rejection {
-                position: r.position,
-                message: format!(
-                    "{}connfix's fixes would make this file unparsable there; the file is left \
-                     unchanged (please report it with the file): {}",
-                    source::INTERNAL_ERROR,
-                    r.message
-                ),
-            })?;
+            // A re-parse with errors is judged (`SourceFile::checked`).
+            let next = now
+                .reparse(text, &edits)
+                .map_err(|r| self.unwritable(&file, r))?;
             pending = self
                 .diagnostics(&next, &self.live(&next.text), true)
                 .into_iter()
@@ -397,6 +404,42 @@ impl Fixer {
                 source::INTERNAL_ERROR
             ),
         })
+    }
+
+    /// The fixed text must be valid Python: a text tree-sitter read without
+    /// error was not judged on the way (`SourceFile::checked` judges the
+    /// others), so it is judged here, before anything is written or shown.
+    fn judge_output(&self, original: &SourceFile, fixed: &SourceFile) -> Result<(), Rejection> {
+        if fixed.partial {
+            return Ok(());
+        }
+        match judge::judge(&fixed.text, self.target) {
+            Verdict::Valid | Verdict::Unjudged => Ok(()),
+            Verdict::Invalid(error) => {
+                Err(self.unwritable(original, source::syntax_error(&fixed.text, &error)))
+            }
+        }
+    }
+
+    /// Why a fixed text (rejected as `rejection`) is not written: the
+    /// original's own syntax error when the judge rejects the original too
+    /// (tree-sitter reads some invalid Python, such as `print "x"`), else
+    /// connfix's fault.
+    fn unwritable(&self, original: &SourceFile, rejection: Rejection) -> Rejection {
+        if !original.partial
+            && let Verdict::Invalid(error) = judge::judge(&original.text, self.target)
+        {
+            return source::syntax_error(&original.text, &error);
+        }
+        Rejection {
+            position: rejection.position,
+            message: format!(
+                "{}connfix's fixes would make this file invalid Python there; the file is \
+                 left unchanged (please report it with the file): {}",
+                source::INTERNAL_ERROR,
+                rejection.message
+            ),
+        }
     }
 
     /// The enabled codes' diagnostics, without those silenced by a
@@ -421,6 +464,12 @@ impl Fixer {
             })
             .filter(|(i, _)| live[*i])
             .flat_map(|(_, r)| r.check(&cx))
+            .chain(
+                (file.partial && !fixing_only)
+                    .then(|| crate::rules::unparsed_region::check(file))
+                    .into_iter()
+                    .flatten(),
+            )
             .filter(|d| self.rules.enabled.contains(&d.rule) && !silenced.covers(&file.text, d))
             .collect();
         all.sort_by_key(|d| d.offset);

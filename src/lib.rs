@@ -16,6 +16,7 @@ pub mod edit;
 pub mod fix;
 pub mod indent;
 pub mod interrupt;
+pub mod judge;
 pub mod literals;
 pub mod report;
 pub mod review;

@@ -1267,7 +1267,12 @@ mod tests {
     use std::path::Path;
 
     fn with_model<R>(src: &str, f: impl FnOnce(&ScopeModel, &[u8]) -> R) -> R {
-        let file = SourceFile::new(Path::new("t.py"), src.as_bytes().to_vec()).unwrap();
+        let file = SourceFile::new(
+            Path::new("t.py"),
+            src.as_bytes().to_vec(),
+            Default::default(),
+        )
+        .unwrap();
         let semantic = Semantic::new(&file);
         let root = file.tree.root_node();
         let function = root.named_child(0).unwrap();

@@ -1,7 +1,9 @@
 //! One Python file as connfix sees it: its bytes (BOM split off), its
 //! detected text style, and its syntax tree. Everything that rejects a file
 //! before any rule runs (unreadable, binary, undecodable, merge conflict,
-//! syntax error) lives here, so every later step can trust its input.
+//! syntax error as the judge says) lives here, so every later step can
+//! trust its input; a file whose tree has errors although the judge found
+//! it valid is `partial`, and the rules read only its sound parts.
 
 use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
 
 use crate::edit::Edit;
+use crate::judge::{self, TargetVersion, Verdict};
 use crate::syntax::KindName;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -146,6 +149,12 @@ pub struct SourceFile {
     pub text: Vec<u8>,
     pub tree: Tree,
     pub style: Style,
+    /// The Python version the judge holds this file to.
+    pub target: TargetVersion,
+    /// The tree has ERROR or MISSING nodes, and the judge found the text
+    /// valid Python all the same: the rules act only where the tree is
+    /// sound (`syntax::sound`).
+    pub partial: bool,
     /// Every named node as (kind id, pre-order descendant index), built by
     /// one walk the first time a rule asks for nodes of some kinds: the
     /// rules share it instead of each walking the tree.
@@ -256,9 +265,13 @@ fn input_edits(old: &[u8], edits: &[&Edit]) -> Vec<InputEdit> {
 
 impl SourceFile {
     /// Check and parse the bytes of a file; `path` is only for messages.
-    pub fn new(path: &Path, bytes: Vec<u8>) -> Result<SourceFile, Rejection> {
+    pub fn new(
+        path: &Path,
+        bytes: Vec<u8>,
+        target: TargetVersion,
+    ) -> Result<SourceFile, Rejection> {
         let (bom, text) = check_bytes(bytes)?;
-        SourceFile::parse(path, bom, text, None)
+        SourceFile::parse(path, bom, text, None, target)
     }
 
     /// Parse checked text. `style` is kept when given (re-parsing an edited
@@ -268,9 +281,10 @@ impl SourceFile {
         bom: bool,
         text: Vec<u8>,
         style: Option<Style>,
+        target: TargetVersion,
     ) -> Result<SourceFile, Rejection> {
         let tree = parse_tree(&text);
-        SourceFile::checked(path, bom, text, tree, style)
+        SourceFile::checked(path, bom, text, tree, style, target)
     }
 
     /// Parse text that an editor changed from the text `old` was parsed
@@ -281,13 +295,14 @@ impl SourceFile {
         bom: bool,
         text: Vec<u8>,
         old: &Tree,
+        target: TargetVersion,
     ) -> Result<SourceFile, Rejection> {
         let tree = parse_with(&text, Some(old));
-        debug_assert!(
-            same_tree(&tree, &parse_tree(&text)),
+        assert!(
+            !crate::self_check() || same_tree(&tree, &parse_tree(&text)),
             "an incremental parse must give the tree a fresh parse gives"
         );
-        SourceFile::checked(path, bom, text, tree, None)
+        SourceFile::checked(path, bom, text, tree, None, target)
     }
 
     /// This file after `edits` (in order, not overlapping, ranges in this
@@ -304,25 +319,44 @@ impl SourceFile {
             !crate::self_check() || same_tree(&tree, &parse_tree(&text)),
             "an incremental re-parse must give the tree a fresh parse gives"
         );
-        SourceFile::checked(&self.path, self.bom, text, tree, Some(self.style.clone()))
+        SourceFile::checked(
+            &self.path,
+            self.bom,
+            text,
+            tree,
+            Some(self.style.clone()),
+            self.target,
+        )
     }
 
+    /// Accept a parsed text: at once when tree-sitter read all of it; when
+    /// it did not, only if the judge finds the text valid Python (then the
+    /// file is `partial`). A text the judge rejects is a syntax error at the
+    /// judge's place, in its words.
     fn checked(
         path: &Path,
         bom: bool,
         text: Vec<u8>,
         tree: Tree,
         style: Option<Style>,
+        target: TargetVersion,
     ) -> Result<SourceFile, Rejection> {
-        if let Some(offset) = first_error(&tree) {
-            return Err(Rejection::at(
-                &text,
-                offset,
-                "syntax error: the Python parser (tree-sitter) cannot read this file, so it is \
-                 left unchanged; fix the syntax, or if the code is valid Python the parser is at \
-                 fault: exclude the file",
-            ));
-        }
+        let partial = match first_error(&tree) {
+            None => false,
+            Some(offset) => match judge::judge(&text, target) {
+                Verdict::Valid => true,
+                Verdict::Invalid(error) => return Err(syntax_error(&text, &error)),
+                Verdict::Unjudged => {
+                    return Err(Rejection::at(
+                        &text,
+                        offset,
+                        "syntax error: the Python parser (tree-sitter) cannot read this file, and \
+                         its declared encoding is not one connfix can check with CPython's rules, \
+                         so it is left unchanged; fix the syntax, or exclude the file",
+                    ));
+                }
+            },
+        };
         let style = style.unwrap_or_else(|| Style::detect(&text, &tree));
         Ok(SourceFile {
             path: path.to_path_buf(),
@@ -330,6 +364,8 @@ impl SourceFile {
             text,
             tree,
             style,
+            target,
+            partial,
             named: OnceCell::new(),
         })
     }
@@ -376,6 +412,19 @@ impl SourceFile {
             text.to_vec()
         }
     }
+}
+
+/// The rejection of a text the judge found invalid.
+pub fn syntax_error(text: &[u8], error: &judge::JudgeError) -> Rejection {
+    Rejection::at(
+        text,
+        error.offset,
+        format!(
+            "syntax error: {}; CPython would not compile this file either, so it is left unchanged: \
+             fix the syntax (or set `target_version` if the code is for a newer Python)",
+            error.message
+        ),
+    )
 }
 
 /// Whether two trees have the same nodes at the same places.
@@ -494,7 +543,7 @@ fn check_encoding(text: &[u8]) -> Result<(), Rejection> {
 }
 
 /// The PEP 263 `coding[:=]name` declaration of the first two lines.
-fn declared_encoding(text: &[u8]) -> Option<String> {
+pub fn declared_encoding(text: &[u8]) -> Option<String> {
     for line in text.split(|b| *b == b'\n').take(2) {
         let line = String::from_utf8_lossy(line);
         let trimmed = line.trim_start();
@@ -558,7 +607,15 @@ mod tests {
     use super::*;
 
     fn source(text: &str) -> Result<SourceFile, Rejection> {
-        SourceFile::new(Path::new("t.py"), text.as_bytes().to_vec())
+        SourceFile::new(
+            Path::new("t.py"),
+            text.as_bytes().to_vec(),
+            TargetVersion::default(),
+        )
+    }
+
+    fn bytes(bytes: &[u8]) -> Result<SourceFile, Rejection> {
+        SourceFile::new(Path::new("t.py"), bytes.to_vec(), TargetVersion::default())
     }
 
     #[test]
@@ -581,15 +638,32 @@ mod tests {
 
     #[test]
     fn bom_is_split_off_and_restored() {
-        let file = SourceFile::new(Path::new("t.py"), b"\xEF\xBB\xBFx = 1\n".to_vec()).unwrap();
+        let file = bytes(b"\xEF\xBB\xBFx = 1\n").unwrap();
         assert_eq!(file.text, b"x = 1\n");
         assert_eq!(file.to_disk(&file.text), b"\xEF\xBB\xBFx = 1\n");
     }
 
     #[test]
-    fn syntax_error_has_its_position() {
+    fn syntax_error_has_the_judges_position_and_message() {
         let rejection = source("x = 1\ndef f(:\n    pass\n").err().unwrap();
         assert_eq!(rejection.position, Some((2, 7)));
+        assert!(
+            rejection.message.starts_with(
+                "syntax error: expected a parameter or the end of the parameter list; CPython would not compile"
+            ),
+            "{}",
+            rejection.message
+        );
+    }
+
+    #[test]
+    fn valid_python_tree_sitter_cannot_read_is_accepted_as_partial() {
+        let file = source("def f():\n    return True, a, *([1] * 6)\n").unwrap();
+        assert!(file.partial);
+        assert!(!source("def f():\n    return 1\n").unwrap().partial);
+        // tree-sitter reads a Python 2 print statement; CPython does not, but
+        // only texts tree-sitter cannot read are judged on the way in.
+        assert!(!source("print 'x'\n").unwrap().partial);
     }
 
     #[test]
@@ -622,17 +696,15 @@ mod tests {
     #[test]
     fn latin1_with_declaration_is_accepted_without_it_rejected() {
         let declared = b"# -*- coding: latin-1 -*-\ns = '\xe9'\n".to_vec();
-        assert!(SourceFile::new(Path::new("t.py"), declared).is_ok());
+        assert!(bytes(&declared).is_ok());
         let undeclared = b"s = '\xe9'\n".to_vec();
-        let rejection = SourceFile::new(Path::new("t.py"), undeclared)
-            .err()
-            .unwrap();
+        let rejection = bytes(&undeclared).err().unwrap();
         assert_eq!(rejection.position, Some((1, 6)));
     }
 
     #[test]
     fn binary_and_utf16_are_rejected() {
-        assert!(SourceFile::new(Path::new("t.py"), b"\x7fELF\x00\x01".to_vec()).is_err());
-        assert!(SourceFile::new(Path::new("t.py"), b"\xFF\xFEx\x00".to_vec()).is_err());
+        assert!(bytes(b"\x7fELF\x00\x01").is_err());
+        assert!(bytes(b"\xFF\xFEx\x00").is_err());
     }
 }

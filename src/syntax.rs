@@ -173,10 +173,14 @@ pub fn for_each_match<'t>(
         };
         let (mut pinned, mut anchored) = (Vec::new(), Vec::new());
         for node in file.nodes_of_kinds(&[lazy.kind]) {
+            let mut path = vec![node];
+            while let Some(parent) = path[0].parent() {
+                path.insert(0, parent);
+            }
             let mut matches = matches_at.matches(query, node, src);
             while let Some(m) = matches.next() {
                 pinned.push(match_key(m));
-                if holds(node) {
+                if holds(node) && sound(&path) {
                     anchored.push(match_key(m));
                 }
             }
@@ -204,6 +208,7 @@ pub fn for_each_match<'t>(
 
 /// The nodes of kind id `kind` that hold a whole occurrence of one of
 /// `anchors`, in pre-order (document order, a node before those inside it).
+/// In a `partial` file, only those where the tree is `sound`.
 fn holding<'t>(file: &'t SourceFile, kind: u16, anchors: &[String]) -> Vec<Lineage<'t>> {
     let mut out: Vec<Lineage> = Vec::new();
     let root = file.tree.root_node();
@@ -213,7 +218,7 @@ fn holding<'t>(file: &'t SourceFile, kind: u16, anchors: &[String]) -> Vec<Linea
         for start in memchr::memmem::find_iter(&file.text, anchor.as_bytes()) {
             descend(&mut cursor, root, start..start + anchor.len(), &mut path);
             for (i, node) in path.iter().enumerate() {
-                if node.kind_id() == kind {
+                if node.kind_id() == kind && (!file.partial || sound(&path[..=i])) {
                     out.push(Lineage(path[..=i].to_vec()));
                 }
             }
@@ -224,6 +229,64 @@ fn holding<'t>(file: &'t SourceFile, kind: u16, anchors: &[String]) -> Vec<Linea
         (n.start_byte(), std::cmp::Reverse(n.end_byte()), n.id())
     });
     out.dedup_by_key(|l| l.node().id());
+    out
+}
+
+/// The part of the tree a node's soundness is judged by: its innermost
+/// function (the node itself, if it is one), or outside functions the
+/// top-level statement that holds it. `path`: the node's ancestors, root
+/// first, and the node.
+fn unit<'a, 't>(path: &'a [Node<'t>]) -> &'a Node<'t> {
+    let function = KINDS.function_definition;
+    path.iter()
+        .rev()
+        .find(|n| n.kind_id() == function)
+        .or(path.get(1))
+        .unwrap_or(&path[0])
+}
+
+/// Whether the tree can be trusted at the node at the end of `path` (its
+/// ancestors, root first): no ERROR node above it, and its `unit` holds no
+/// ERROR or MISSING node. A file tree-sitter cannot fully read, but which is
+/// valid Python (the judge says so), is fixed only where this holds:
+/// elsewhere tree-sitter's guess at the structure may be wrong.
+pub fn sound(path: &[Node]) -> bool {
+    !path[0].has_error() || (!path.iter().any(|n| n.is_error()) && !unit(path).has_error())
+}
+
+/// Where the rules leave a `partial` file alone: for each ERROR or MISSING
+/// node (not those inside another ERROR node), the node and the `unit`
+/// that holds it, in document order, one per unit.
+pub fn unsound_regions(file: &SourceFile) -> Vec<(Node<'_>, Node<'_>)> {
+    let mut out: Vec<(Node, Node)> = Vec::new();
+    let mut path = vec![file.tree.root_node()];
+    let mut cursor = file.tree.walk();
+    // Only subtrees that hold an error are entered: a tree-sitter cursor
+    // walk, with `path` kept at the cursor's depth.
+    'walk: loop {
+        let node = cursor.node();
+        let error = node.is_error() || node.is_missing();
+        if error {
+            let unit = *unit(&path);
+            if !out.iter().any(|(_, u)| *u == unit) {
+                out.push((node, unit));
+            }
+        }
+        if !error && node.has_error() && cursor.goto_first_child() {
+            path.push(cursor.node());
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                *path.last_mut().expect("the path holds the cursor's node") = cursor.node();
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+            path.pop();
+        }
+    }
     out
 }
 
@@ -624,10 +687,12 @@ pub trait KindName {
 
 impl KindName for Node<'_> {
     fn kind_name(&self) -> &'static str {
+        // ERROR's id (`u16::MAX`) is past the table: a file tree-sitter
+        // cannot fully read may still be processed (the judge says so).
         let name = KIND_NAMES
             .get(usize::from(self.kind_id()))
             .copied()
-            .unwrap_or("");
+            .unwrap_or(if self.is_error() { "ERROR" } else { "" });
         debug_assert_eq!(name, self.kind(), "the kind table agrees with tree-sitter");
         name
     }

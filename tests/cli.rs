@@ -185,7 +185,7 @@ fn bad_files_are_reported_left_alone_and_the_rest_processed() {
         "binary.py:1:5: error: binary file (it contains a NUL byte); it is not Python source\n\
          conflict.py:2:1: error: unresolved merge-conflict marker; resolve the conflict, then run connfix again\n\
          latin.py:1:6: error: the file is not valid UTF-8 and declares no encoding (PEP 263); convert it to UTF-8 or add a `# -*- coding: ... -*-` line\n\
-         syntax.py:1:23: error: syntax error: the Python parser (tree-sitter) cannot read this file, so it is left unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file\n\
+         syntax.py:1:23: error: syntax error: expected a parameter or the end of the parameter list; CPython would not compile this file either, so it is left unchanged: fix the syntax (or set `target_version` if the code is for a newer Python)\n\
          utf16.py: error: the file is UTF-16 or UTF-32, which connfix does not read; convert it to UTF-8\n\
          connfix: warning: the tracker module `src.utils.connection_tracker` is not found above the paths given; the inserted imports fail unless it is importable (set `tracker_module` to yours)\n\
          connfix: 2 files checked, 1 changed (2 fixes), 0 findings, 5 errors\n"
@@ -289,7 +289,7 @@ fn select_ignore_and_exclude() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "connfix: error: unknown rule `no-such-rule`; the rules are: tracked-helper, unrecognised-helper, untrackable-connection, release-before-close, close-in-expression, dispose-engine, engine-escapes, module-engine, never-closed, early-return-leak, close-not-guaranteed, with-does-not-close, orm-bypass\n"
+        "connfix: error: unknown rule `no-such-rule`; the rules are: tracked-helper, unrecognised-helper, untrackable-connection, release-before-close, close-in-expression, dispose-engine, engine-escapes, module-engine, never-closed, early-return-leak, close-not-guaranteed, with-does-not-close, orm-bypass, unparsed-region\n"
     );
 }
 
@@ -754,12 +754,12 @@ fn json_gives_the_first_pass_edits_in_file_offsets() {
              {{\"rule\":\"with-does-not-close\",\"severity\":\"warning\",\"message\":\"{with}\",\
              \"start\":{{\"line\":4,\"column\":10,\"offset\":73}},\"fixable\":false,\"fix\":\"none\"}}],\"error\":null}},\
              {{\"path\":\"bad.py\",\"changed\":false,\"complete\":true,\"edits\":[],\"findings\":[],\
-             \"error\":{{\"message\":\"syntax error: the Python parser (tree-sitter) cannot read this file, so it is left unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file\",\"line\":1,\"column\":23}}}}]}}\n"
+             \"error\":{{\"message\":\"syntax error: expected a parameter or the end of the parameter list; CPython would not compile this file either, so it is left unchanged: fix the syntax (or set `target_version` if the code is for a newer Python)\",\"line\":1,\"column\":23}}}}]}}\n"
         )
     );
     assert_eq!(
         run.stderr,
-        "bad.py:1:23: error: syntax error: the Python parser (tree-sitter) cannot read this file, so it is left unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file\n\
+        "bad.py:1:23: error: syntax error: expected a parameter or the end of the parameter list; CPython would not compile this file either, so it is left unchanged: fix the syntax (or set `target_version` if the code is for a newer Python)\n\
          connfix: 1 file checked, 1 would change (1 fix), 1 finding, 1 error\n"
     );
 }
@@ -896,8 +896,8 @@ fn query_outside_the_orm_does_not_make_a_file_parsed() {
     assert_eq!(run.stdout, "");
     assert_eq!(
         run.stderr,
-        "models.py:1:1: error: syntax error: the Python parser (tree-sitter) cannot read this file, so it is left \
-         unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file\n\
+        "models.py:1:29: error: syntax error: '(' was never closed; CPython would not compile this file either, so \
+         it is left unchanged: fix the syntax (or set `target_version` if the code is for a newer Python)\n\
          connfix: 1 file checked, 0 would change (0 fixes), 0 findings, 1 error\n"
     );
 }
@@ -919,12 +919,13 @@ fn needles_only_in_strings_and_comments_do_not_make_a_file_parsed() {
     let run = connfix(dir.path(), &["check"]);
     assert_eq!(run.code, 2);
     assert_eq!(run.stdout, "");
-    let syntax = "error: syntax error: the Python parser (tree-sitter) cannot read this file, so it is left \
-                  unchanged; fix the syntax, or if the code is valid Python the parser is at fault: exclude the file";
+    let syntax = "CPython would not compile this file either, so it is left unchanged: fix the syntax (or set \
+                  `target_version` if the code is for a newer Python)";
     assert_eq!(
         run.stderr,
         format!(
-            "code.py:2:1: {syntax}\nunsure.py:2:1: {syntax}\n\
+            "code.py:2:25: error: syntax error: '(' was never closed; {syntax}\n\
+             unsure.py:2:5: error: syntax error: '(' was never closed; {syntax}\n\
              connfix: 1 file checked, 0 would change (0 fixes), 0 findings, 2 errors\n"
         )
     );
@@ -1019,4 +1020,101 @@ fn json_lists_only_applied_edits_and_complete_means_complete() {
             strings(&["close-not-guaranteed", "release-before-close"])
         )
     );
+}
+
+/// tree-sitter-python 0.25 cannot read `return a, *b` (Python 3.8+): the
+/// issue's Dash app was called a syntax error and exited 2. It is valid
+/// Python, so it is no error: the function is left alone with a warning
+/// naming its line, and the run exits as for any clean file.
+#[test]
+fn a_starred_return_is_valid_python_not_a_syntax_error() {
+    let dir = tree(&[(
+        "app.py",
+        b"import dash\n\n\ndef update(n):\n    conn = get_db_connection()\n    conn.close()\n    return True, n, *([dash.no_update] * 6)\n",
+    )]);
+    let warning = "app.py:7:5: unparsed-region: tree-sitter cannot read this line, though Python's grammar \
+                   allows it; connfix leaves lines 4-7 alone: check them for leaks by hand (warning)\n";
+    let run = connfix(dir.path(), &["check"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (
+            0,
+            warning,
+            "connfix: 1 file checked, 0 would change (0 fixes), 1 finding, 0 errors\n"
+        )
+    );
+    let run = connfix(dir.path(), &["diff"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (
+            0,
+            "",
+            format!(
+                "{warning}connfix: 1 file checked, 0 would change (0 fixes), 1 finding, 0 errors\n"
+            )
+            .as_str()
+        )
+    );
+    // The oldest target (ruff's spelling of the key) accepts it too: Python
+    // 3.8 allowed the starred item.
+    std::fs::write(
+        dir.path().join("connfix.toml"),
+        "target-version = \"py38\"\n",
+    )
+    .unwrap();
+    assert_eq!(connfix(dir.path(), &["check"]).code, 0);
+    // A `match` statement is a syntax error for Python 3.9: the judge says
+    // so when the file would change (a file tree-sitter reads is judged
+    // only then; `check` makes no fixed text, so it judges nothing).
+    std::fs::write(
+        dir.path().join("app.py"),
+        "def f(x):\n    conn = get_db_connection()\n    match x:\n        case 1:\n            conn.close()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("connfix.toml"),
+        "target_version = \"py39\"\n",
+    )
+    .unwrap();
+    let run = connfix(dir.path(), &["diff"]);
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""));
+    assert!(
+        run.stderr.starts_with(
+            "app.py:3:5: error: syntax error: cannot use `match` statement on Python 3.9 (syntax was added in Python 3.10); "
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+/// tree-sitter reads a Python 2 `print` statement; CPython does not. A file
+/// with one and a leak to fix is not written: its fixed text is judged, the
+/// judge rejects it, and the error is the original's own syntax error, in
+/// CPython's words and at its place.
+#[test]
+fn a_python_2_file_with_a_fix_is_a_syntax_error_and_not_written() {
+    let source =
+        "def route():\n    conn = get_db_connection()\n    print \"closing\"\n    conn.close()\n";
+    let dir = tree(&[("py2.py", source.as_bytes())]);
+    for command in ["diff", "apply"] {
+        let run = connfix(dir.path(), &[command]);
+        assert_eq!(
+            (run.code, run.stdout.as_str()),
+            (2, ""),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.starts_with(
+                "py2.py:3:5: error: syntax error: Missing parentheses in call to 'print'. Did you mean \
+                 print(...)?; CPython would not compile this file either"
+            ),
+            "{command}: {}",
+            run.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("py2.py")).unwrap(),
+            source
+        );
+    }
 }

@@ -2,15 +2,23 @@
 //! testdata cases and the example app, with lines deleted, duplicated,
 //! swapped and re-indented, and fragments of Python (closes, helpers,
 //! engines, brackets, quotes, tabs, CRLF, one-liners) dropped in anywhere.
-//! For every input: no panic; the result is the input unchanged or parses
-//! without errors; a second pass changes nothing.
+//! For every input: no panic; the result is the input unchanged, or valid
+//! Python: the judge accepts it, CPython compiles it if it compiles the
+//! input, and tree-sitter reads it wherever it read the input; a second
+//! pass changes nothing. (Mutated inputs often hold what only CPython's
+//! compiler rejects, which the judge does not check, such as a `return`
+//! outside a function; connfix's fixes keep those as they are.)
+//!
+//! CPython compiles the inputs and outputs in batches (`BATCH` cases to one
+//! `python3`, and the last batch at the last case): one process a case
+//! would cost more than the whole pipeline.
 //!
 //! `CONNFIX_FUZZ_CASES=N` sets the number of cases (default 200; CI runs
 //! more); FUZZING.md records a longer run.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use connfix::config::Config;
 use connfix::fix::Fixer;
@@ -172,9 +180,10 @@ fn count(counter: &AtomicUsize) {
         && std::env::var_os("CONNFIX_FUZZ_STATS").is_some()
     {
         eprintln!(
-            "fuzz: {run} inputs, {} rejected, {} changed",
+            "fuzz: {run} inputs, {} rejected, {} changed, {} compiled by CPython",
             REJECTED.load(Ordering::Relaxed),
-            CHANGED.load(Ordering::Relaxed)
+            CHANGED.load(Ordering::Relaxed),
+            COMPILED.load(Ordering::Relaxed)
         );
     }
 }
@@ -184,6 +193,73 @@ fn cases() -> u32 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200)
+}
+
+/// How many changed cases one `python3` compiles.
+const BATCH: usize = 500;
+
+/// The (input, output) pairs not yet compiled by CPython.
+static PENDING: Mutex<Vec<(Vec<u8>, Vec<u8>)>> = Mutex::new(Vec::new());
+
+/// Outputs CPython compiled, for FUZZING.md.
+static COMPILED: AtomicUsize = AtomicUsize::new(0);
+
+/// Compile each input and output with CPython (`compile(source, name,
+/// "exec")`, as importing does), all in one process: the outputs it rejects
+/// although it compiles their inputs, with its messages.
+fn cpython_rejects(pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (input, output)) in pairs.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i}.in.py")), input).unwrap();
+        std::fs::write(dir.path().join(format!("{i}.out.py")), output).unwrap();
+    }
+    let script = "import sys, pathlib, warnings\n\
+                  warnings.simplefilter('ignore')\n\
+                  def error(p):\n\
+                  \x20   try:\n\
+                  \x20       compile(p.read_bytes(), str(p), 'exec', dont_inherit=True)\n\
+                  \x20   except (SyntaxError, ValueError) as e:\n\
+                  \x20       return repr(e)\n\
+                  for p in sorted(pathlib.Path(sys.argv[1]).glob('*.out.py')):\n\
+                  \x20   e = error(p)\n\
+                  \x20   if e and not error(p.with_name(p.name.replace('.out', '.in'))):\n\
+                  \x20       print(p.name.split('.')[0], e)\n";
+    let run = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(dir.path())
+        .output()
+        .expect("python3 must be installed to compile the outputs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    COMPILED.fetch_add(pairs.len(), Ordering::Relaxed);
+    String::from_utf8_lossy(&run.stdout)
+        .lines()
+        .map(|line| {
+            let (index, error) = line.split_once(' ').unwrap();
+            let (input, output) = &pairs[index.parse::<usize>().unwrap()];
+            format!(
+                "{error}\n--- input:\n{}\n--- output:\n{}",
+                String::from_utf8_lossy(input),
+                String::from_utf8_lossy(output)
+            )
+        })
+        .collect()
+}
+
+/// Queue a changed case for CPython; compile the queue when it is full or
+/// this is the last case. The outputs CPython rejects, if any.
+fn compile_later(pair: Option<(Vec<u8>, Vec<u8>)>, last: bool) -> Vec<String> {
+    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    pending.extend(pair);
+    if pending.len() >= BATCH || (last && !pending.is_empty()) {
+        let pairs = std::mem::take(&mut *pending);
+        drop(pending);
+        return cpython_rejects(&pairs);
+    }
+    Vec::new()
 }
 
 proptest! {
@@ -213,17 +289,32 @@ proptest! {
             prop_assert!(found.fixable <= outcome.fixes, "check counts more fixes than apply makes:\n{}", String::from_utf8_lossy(&input));
             prop_assert_eq!(found.fixable > 0, outcome.change.is_some(), "check and apply disagree on whether the file changes");
         }
+        let mut written = None;
         if let Some((old, new)) = result.ok().and_then(|outcome| outcome.change) {
             count(&CHANGED);
             prop_assert_eq!(&old, &input);
             let text = new.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&new);
+            prop_assert_eq!(connfix::judge::judge(text, Default::default()), connfix::judge::Verdict::Valid);
+            // tree-sitter may fail to read valid Python, but not because of
+            // a fix: only where it could not read the input.
             let tree = connfix::source::parse_tree(text);
-            prop_assert!(!tree.root_node().has_error(), "the output does not parse:\n{}", String::from_utf8_lossy(&new));
+            let input_text = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&input);
+            prop_assert!(
+                !tree.root_node().has_error() || connfix::source::parse_tree(input_text).root_node().has_error(),
+                "the output does not parse:\n{}", String::from_utf8_lossy(&new)
+            );
             let again = fixer().run(path, new.clone());
             prop_assert!(again.is_ok(), "the output is rejected: {:?}", again.err());
             let again = again.unwrap();
             prop_assert!(again.change.is_none(), "not a fixed point:\n{}", String::from_utf8_lossy(&new));
+            written = Some((input.clone(), new));
         }
         count(&RUN);
+        let rejected = compile_later(written, RUN.load(Ordering::Relaxed) >= cases() as usize);
+        prop_assert!(
+            rejected.is_empty(),
+            "CPython rejects an output of this batch of cases (not necessarily this case's):\n{}",
+            rejected.join("\n\n")
+        );
     }
 }

@@ -58,6 +58,10 @@ const DOCS: &[(&str, &str)] = &[
         include_str!("../../docs/rules/with-does-not-close.md"),
     ),
     ("orm-bypass", include_str!("../../docs/rules/orm-bypass.md")),
+    (
+        "unparsed-region",
+        include_str!("../../docs/rules/unparsed-region.md"),
+    ),
 ];
 
 /// The documentation of the code with this id.

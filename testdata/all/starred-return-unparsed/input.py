@@ -1,0 +1,20 @@
+"""A Dash callback returns an unparenthesised starred item, which Python
+3.8+ accepts and tree-sitter-python 0.25 cannot read: that function is left
+alone (a warning names it), the rest of the file is fixed."""
+import dash
+
+from src.db import get_db_connection
+
+
+def update_alerts(n):
+    alert = n > 3
+    conn = get_db_connection()
+    conn.close()
+    return True, alert, *([dash.no_update] * 6)
+
+
+def route():
+    conn = get_db_connection()
+    rows = conn.execute("select 1").fetchall()
+    conn.close()
+    return rows
