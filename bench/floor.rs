@@ -134,17 +134,31 @@ fn line_edits(old: &[u8], new: &[u8]) -> Vec<Edit> {
     edits
 }
 
-/// Build the semantic model of every function of `file`; returns how many
-/// bindings and reads they hold.
+/// Build the semantic model of every function of `file` (module- and
+/// class-level ones; a nested function's reads are part of its outer
+/// function's model); returns how many bindings and reads they hold.
 fn model_all(file: &SourceFile) -> usize {
     let semantic = connfix::semantic::Semantic::new(file);
-    let kind = connfix::syntax::KINDS.function_definition;
-    file.nodes_of_kinds(&[kind])
-        .map(|function| {
-            let model = semantic.scope(function);
-            model.bindings.len() + model.references.len()
-        })
-        .sum()
+    let mut count = 0;
+    let mut blocks = vec![file.tree.root_node()];
+    while let Some(block) = blocks.pop() {
+        let mut cursor = block.walk();
+        for stmt in block.named_children(&mut cursor) {
+            let def = match stmt.kind() {
+                "decorated_definition" => stmt.child_by_field_name("definition"),
+                _ => Some(stmt),
+            };
+            match def.map(|d| (d.kind(), d)) {
+                Some(("function_definition", d)) => {
+                    let model = semantic.scope(d);
+                    count += model.bindings.len() + model.references.len();
+                }
+                Some(("class_definition", d)) => blocks.extend(d.child_by_field_name("body")),
+                _ => {}
+            }
+        }
+    }
+    count
 }
 
 /// Visit every node of `tree` once, in document order, with one cursor;

@@ -399,6 +399,9 @@ struct Builder<'t, 's> {
     frames: Vec<Frame>,
     guard: Option<GuardId>,
     statement: Option<Node<'t>>,
+    /// Cursors and ancestor paths for expression walks, kept for the next
+    /// walk: making a cursor allocates, and every expression takes one.
+    spare: Vec<(tree_sitter::TreeCursor<'t>, Vec<Node<'t>>)>,
 }
 
 impl<'t, 's> Builder<'t, 's>
@@ -424,6 +427,7 @@ where
             frames: Vec::new(),
             guard: None,
             statement: None,
+            spare: Vec::new(),
         };
         let mut state = State::live();
         match scope.kind_name() {
@@ -1083,8 +1087,15 @@ where
     /// are `above`, as far as roles need to look up.
     fn expression_in(&mut self, expr: Node<'t>, above: &[Node<'t>], state: &mut State) {
         let kinds = &*syntax::KINDS;
-        let mut cursor = expr.walk();
-        let mut path: Vec<Node<'t>> = above.to_vec();
+        let (mut cursor, mut path) = match self.spare.pop() {
+            Some((mut cursor, mut path)) => {
+                cursor.reset(expr);
+                path.clear();
+                (cursor, path)
+            }
+            None => (expr.walk(), Vec::new()),
+        };
+        path.extend_from_slice(above);
         'walk: loop {
             let n = cursor.node();
             let kind = n.kind_id();
@@ -1132,6 +1143,7 @@ where
                 path.pop();
             }
         }
+        self.spare.push((cursor, path));
     }
 
     /// `expression` for a node whose ancestors are `path` (so roles that

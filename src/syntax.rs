@@ -317,6 +317,17 @@ impl<'t> Lineage<'t> {
             .unwrap_or(self.0[0])
     }
 
+    /// The outermost function around the node (the node's own scope when
+    /// it is in no function): where a name of a nested function's closure
+    /// is bound.
+    pub fn outermost_scope(&self) -> Node<'t> {
+        self.0
+            .iter()
+            .copied()
+            .find(|n| n.kind_name() == "function_definition")
+            .unwrap_or_else(|| self.scope())
+    }
+
     /// `enclosing_function` of the node.
     pub fn function(&self) -> Option<Node<'t>> {
         let scope = self.scope();

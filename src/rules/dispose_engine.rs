@@ -448,8 +448,8 @@ enum Escape {
     Rebound(usize),
 }
 
-/// Whether the try statement's `finally` calls `name.dispose()` anywhere,
-/// on a read of the name that `reached` accepts.
+/// Whether the try statement's `finally` always calls `name.dispose()`, on
+/// a read of the name that `reached` accepts.
 fn finally_disposes(
     try_statement: Node,
     name: &[u8],
@@ -464,12 +464,34 @@ fn finally_disposes(
     else {
         return false;
     };
-    let mut found = false;
-    syntax::walk_scope(finally, true, |n| {
-        let object = n
-            .field(FIELDS.function)
-            .and_then(|f| f.field(FIELDS.object));
-        found |= method_call_on_name(n, dispose, src) == Some(name) && object.is_some_and(reached)
-    });
-    found
+    let mut cursor = finally.walk();
+    let Some(block) = finally
+        .named_children(&mut cursor)
+        .find(|c| c.kind_name() == "block")
+    else {
+        return false;
+    };
+    // `name.dispose()` as a statement of the `finally`, or of an `if name:`
+    // (`if name is not None:`) there: it runs whenever there is an engine.
+    // A dispose under any other condition may not run.
+    let disposes = |stmt: Node| {
+        syntax::statement_call(stmt).is_some_and(|call| {
+            let object = call
+                .field(FIELDS.function)
+                .and_then(|f| f.field(FIELDS.object));
+            method_call_on_name(call, dispose, src) == Some(name) && object.is_some_and(reached)
+        })
+    };
+    statements(block).into_iter().any(|stmt| {
+        disposes(stmt)
+            || (stmt.kind_name() == "if_statement"
+                && stmt.field(FIELDS.alternative).is_none()
+                && stmt.field(FIELDS.condition).is_some_and(|c| {
+                    let condition = text(c, src);
+                    condition == name || condition == [name, b" is not None"].concat()
+                })
+                && stmt
+                    .field(FIELDS.consequence)
+                    .is_some_and(|body| statements(body).into_iter().any(disposes)))
+    })
 }

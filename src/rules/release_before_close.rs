@@ -93,11 +93,14 @@ impl Rule for ReleaseBeforeClose {
                     ),
                 )),
                 Some(stmt) => {
-                    closes.push((scope.id(), name));
+                    // Counted where the name is bound: a close in a nested
+                    // function closes the outer function's connection.
+                    let home = lineage.outermost_scope().id();
+                    closes.push((home, name));
                     match syntax::prev_statement(stmt)
                         .filter(|p| templates::is_release_block(*p, name, src))
                     {
-                        Some(block) => released.push((block, scope.id(), name)),
+                        Some(block) => released.push((block, home, name)),
                         None => targets.push((stmt, name, self.import_form(cx, scope))),
                     }
                 }
@@ -105,7 +108,15 @@ impl Rule for ReleaseBeforeClose {
         });
         let callee_closes = closed_by_callee(cx);
         for (stmt, name) in &callee_closes {
-            closes.push((syntax::enclosing_scope(*stmt).id(), name));
+            let mut home = syntax::enclosing_scope(*stmt);
+            let mut at = home.parent();
+            while let Some(n) = at {
+                if n.kind_name() == "function_definition" {
+                    home = n;
+                }
+                at = n.parent();
+            }
+            closes.push((home.id(), name));
         }
         // A release block already there (the audit's, written by hand)
         // releases again at every close: where the connection can be
