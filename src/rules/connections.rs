@@ -150,6 +150,14 @@ impl<'c> Helpers<'c> {
         while let Some(node) = stack.pop() {
             match node.kind_name() {
                 "call" if self.is_call(node, src) => return true,
+                // `closing(conn)` is `conn` (what `with ... as` binds).
+                "call"
+                    if node.field(FIELDS.function).is_some_and(|f| {
+                        matches!(text(f, src), b"closing" | b"contextlib.closing")
+                    }) =>
+                {
+                    stack.extend(node.field(FIELDS.arguments).and_then(|a| a.named_child(0)));
+                }
                 "await" | "parenthesized_expression" => stack.extend(node.named_child(0)),
                 "conditional_expression" => {
                     let mut cursor = node.walk();

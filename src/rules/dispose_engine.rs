@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::edit::{Applicability, Edit, Fix};
 use crate::indent::{Template, after_line};
 use crate::rules::{Code, Context, Diagnostic, Fixes, Rule, Severity};
-use crate::semantic::{BindingId, Role, ScopeModel};
+use crate::semantic::{BindingId, BindingKind, Role, ScopeModel};
 use crate::source::{SourceFile, line_end, line_indent};
 use crate::syntax::{
     self, FIELDS, FieldChild, KindName, LazyQuery, Lineage, calls_one_of, method_call_on_name,
@@ -159,10 +159,19 @@ impl<'t> Engine<'_, 't> {
             .filter(|b| model.bindings[*b as usize].reachable)?;
         // A `finally` that disposes this engine: its `name.dispose()` reads
         // the name where this binding may reach it (not after `name = None`).
+        // Every binding that may reach it is this one, or `name = None`
+        // (the usual `engine = None` before the `try`): it disposes this
+        // engine on every path that has one (not after `del name`).
         let reached = |ident: Node| {
-            model
-                .reference_at(ident)
-                .is_some_and(|r| r.reaching.binary_search(&binding).is_ok())
+            model.reference_at(ident).is_some_and(|r| {
+                r.reaching.binary_search(&binding).is_ok()
+                    && r.reaching.iter().all(|b| {
+                        let other = &model.bindings[*b as usize];
+                        *b == binding
+                            || (other.kind == BindingKind::Assign
+                                && other.value.is_some_and(|v| v.kind_name() == "none"))
+                    })
+            })
         };
         if self.disposed_in_enclosing_finally(stmt, function, name, dispose, &reached) {
             return None;

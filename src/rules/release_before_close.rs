@@ -189,8 +189,38 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8])> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for a in cx.acquisitions() {
-        for r in a.model.uses(a.binding) {
+    // The connections bound in functions: acquisitions, and `with
+    // helper() as conn` (the `with` does not close a DB-API connection).
+    let mut bound: Vec<(
+        std::rc::Rc<crate::semantic::ScopeModel>,
+        crate::semantic::BindingId,
+    )> = cx
+        .acquisitions()
+        .iter()
+        .map(|a| (a.model.clone(), a.binding))
+        .collect();
+    for (call, path) in cx.helpers().calls(cx.file) {
+        let Some(i) = path.iter().rposition(|n| n.kind_name() == "as_pattern") else {
+            continue;
+        };
+        let Some(function) = path[..i]
+            .iter()
+            .rev()
+            .find(|n| n.kind_name() == "function_definition")
+        else {
+            continue;
+        };
+        let alias = path[i].field(FIELDS.alias).and_then(|a| a.named_child(0));
+        if path[i].named_child(0) != Some(call) {
+            continue;
+        }
+        let model = cx.semantic.scope(*function);
+        if let Some(b) = alias.and_then(|a| model.binding_at(a)) {
+            bound.push((model, b));
+        }
+    }
+    for (model, binding) in &bound {
+        for r in model.uses(*binding) {
             let crate::semantic::Role::Argument { call } = r.role else {
                 continue;
             };
