@@ -169,7 +169,8 @@ impl<'t> Engine<'_, 't> {
                         let other = &model.bindings[*b as usize];
                         *b == binding
                             || (other.kind == BindingKind::Assign
-                                && other.value.is_some_and(|v| v.kind_name() == "none"))
+                                && other.value.is_some_and(|v| v.kind_name() == "none")
+                                && other.ident.start_byte() < left.start_byte())
                     })
             })
         };
@@ -180,9 +181,13 @@ impl<'t> Engine<'_, 't> {
         let siblings = statements(block);
         let at = siblings.iter().position(|s| *s == stmt)?;
         let after = &siblings[at + 1..];
-        if after.iter().any(|s| {
+        // A later `try` whose `finally` disposes the engine: enough when it
+        // comes right after (nothing can raise between); otherwise the
+        // statements before it are wrapped too.
+        let disposing = after.iter().position(|s| {
             s.kind_name() == "try_statement" && finally_disposes(*s, name, dispose, src, &reached)
-        }) {
+        });
+        if disposing == Some(0) {
             return None;
         }
         // The wrap ends at the first later statement of the block that
@@ -198,6 +203,10 @@ impl<'t> Engine<'_, 't> {
                 .bindings_of(name)
                 .any(|b| b != binding && model.bindings[b as usize].statement == *s)
         });
+        let rebound = match (rebound, disposing) {
+            (Some(r), Some(d)) => Some(r.min(d)),
+            (r, d) => r.or(d),
+        };
         let (end, bare) = match (bare, rebound) {
             (Some(b), Some(r)) if r < b => (r, None),
             (Some(b), _) => (b, Some(after[b])),
@@ -205,6 +214,34 @@ impl<'t> Engine<'_, 't> {
             (None, None) => (after.len(), None),
         };
         let wrapped = &after[..end];
+        // A wrap cut short by a rebinding must not take in a statement that
+        // binds a name read after it (a second engine): the code still runs
+        // the same, but that binding is then nested, and its own fix would
+        // be lost.
+        if end < after.len() {
+            let region = wrapped
+                .first()
+                .zip(wrapped.last())
+                .map(|(a, b)| a.start_byte()..b.end_byte());
+            let inside = |n: Node| region.as_ref().is_some_and(|r| r.contains(&n.start_byte()));
+            let carried = model.bindings.iter().enumerate().any(|(b, other)| {
+                b as BindingId != binding
+                    && inside(other.ident)
+                    && model.uses(b as BindingId).any(|r| !inside(r.ident))
+            });
+            if carried {
+                return self
+                    .report(
+                        Code::DisposeEngine,
+                        format!(
+                            "engine `{name_text}` is not disposed if the statements before line {} raise, and they \
+                             bind names used after them, so connfix does not wrap them; dispose it by hand",
+                            after[end].start_position().row + 1
+                        ),
+                    )
+                    .map(|d| d.with_severity(Severity::Warning));
+            }
+        }
         let applicability = match self.escapes(&model, binding, wrapped, bare) {
             Escape::No => Applicability::Safe,
             Escape::Handed(callee) => {
@@ -390,7 +427,11 @@ impl<'t> Engine<'_, 't> {
     ) -> bool {
         let mut at = stmt;
         while let Some(parent) = at.parent() {
-            if parent == function {
+            // A loop between makes an engine per round: the `finally`
+            // disposes only the last.
+            if parent == function
+                || matches!(parent.kind_name(), "for_statement" | "while_statement")
+            {
                 break;
             }
             if parent.kind_name() == "try_statement"
@@ -444,6 +485,24 @@ impl<'t> Engine<'_, 't> {
     }
 }
 
+/// Whether `stmt` only closes things: `x.close()`, a release block, or an
+/// `if` around such statements. The statements of a `finally` before its
+/// dispose must be such, or an exception in them skips the dispose.
+fn closes_only(stmt: Node, src: &[u8]) -> bool {
+    if let Some(call) = syntax::statement_call(stmt) {
+        return method_call_on_name(call, "close", src).is_some();
+    }
+    if stmt.kind_name() != "if_statement" || stmt.field(FIELDS.alternative).is_some() {
+        return false;
+    }
+    let condition = stmt.field(FIELDS.condition).map(|c| text(c, src));
+    if condition.is_some_and(|c| memchr::memmem::find(c, b"_tracking_context").is_some()) {
+        return true;
+    }
+    stmt.field(FIELDS.consequence)
+        .is_some_and(|body| statements(body).into_iter().all(|s| closes_only(s, src)))
+}
+
 /// Whether, and how, an engine can outlive its wrap.
 enum Escape {
     No,
@@ -491,8 +550,14 @@ fn finally_disposes(
             method_call_on_name(call, dispose, src) == Some(name) && object.is_some_and(reached)
         })
     };
+    // Only while nothing before it in the `finally` can leave it (a
+    // `return` there skips the dispose).
+    let mut left = false;
     statements(block).into_iter().any(|stmt| {
-        disposes(stmt)
+        if left {
+            return false;
+        }
+        let here = disposes(stmt)
             || (stmt.kind_name() == "if_statement"
                 && stmt.field(FIELDS.alternative).is_none()
                 && stmt.field(FIELDS.condition).is_some_and(|c| {
@@ -501,6 +566,16 @@ fn finally_disposes(
                 })
                 && stmt
                     .field(FIELDS.consequence)
-                    .is_some_and(|body| statements(body).into_iter().any(disposes)))
+                    .is_some_and(|body| statements(body).into_iter().any(disposes)));
+        syntax::walk_scope(stmt, false, |n| {
+            left |= matches!(
+                n.kind_name(),
+                "return_statement" | "raise_statement" | "break_statement" | "continue_statement"
+            )
+        });
+        // Nor after a statement that may raise: only closes (and the
+        // releases before them, and `if x:` around them) are taken not to.
+        left |= !here && !closes_only(stmt, src);
+        here
     })
 }

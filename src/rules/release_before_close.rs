@@ -97,6 +97,14 @@ impl Rule for ReleaseBeforeClose {
                     // function closes the outer function's connection.
                     let home = lineage.outermost_scope().id();
                     closes.push((home, name));
+                    // A close in a loop may run more than once.
+                    let in_loop = (1..)
+                        .map_while(|n| lineage.up(n))
+                        .take_while(|n| n.kind_name() != "function_definition")
+                        .any(|n| matches!(n.kind_name(), "for_statement" | "while_statement"));
+                    if in_loop {
+                        closes.push((home, name));
+                    }
                     match syntax::prev_statement(stmt)
                         .filter(|p| templates::is_release_block(*p, name, src))
                     {
