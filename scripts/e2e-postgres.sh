@@ -139,7 +139,7 @@ DATABASE_URL="postgresql://postgres@127.0.0.1:$PORT/app_before" \
 # ------------------------------------------------------------- 4. after
 log "connfix diff $AFTER/src (written to target/e2e-connfix.diff)"
 rc=0
-"$CONNFIX" diff "$AFTER/src" >"$ROOT/target/e2e-connfix.diff" || rc=$?
+"$CONNFIX" diff --config "$AFTER/connfix.toml" "$AFTER/src" >"$ROOT/target/e2e-connfix.diff" || rc=$?
 [[ $rc -le 1 ]] || fail "connfix diff exited $rc"
 cmp -s <(cd "$APP_SRC" && find src -type f -name '*.py' -exec sha256sum {} + | sort) \
        <(cd "$AFTER" && find src -type f -name '*.py' -exec sha256sum {} + | sort) \
@@ -148,7 +148,7 @@ echo "$(wc -l <"$ROOT/target/e2e-connfix.diff") diff lines"
 
 log "connfix apply $AFTER/src (expect exit 1: changed)"
 rc=0
-"$CONNFIX" apply "$AFTER/src" || rc=$?
+"$CONNFIX" apply --config "$AFTER/connfix.toml" "$AFTER/src" || rc=$?
 [[ $rc -eq 1 ]] || fail "first connfix apply exited $rc, expected 1 (files changed)"
 
 log "checks on the rewritten files"
@@ -221,7 +221,7 @@ EOF
 
 log "connfix apply again (expect exit 0: nothing left to change)"
 rc=0
-"$CONNFIX" apply "$AFTER/src" || rc=$?
+"$CONNFIX" apply --config "$AFTER/connfix.toml" "$AFTER/src" || rc=$?
 [[ $rc -eq 0 ]] || fail "second connfix apply exited $rc, expected 0 (nothing to change)"
 
 log "run AFTER connfix ($ROUNDS rounds)"

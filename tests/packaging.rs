@@ -14,9 +14,11 @@ fn the_packaging_pyproject_is_not_a_configuration() {
             .lines()
             .any(|l| l.trim_start().starts_with("[tool.connfix"))
     );
-    for dir in [root.to_path_buf(), root.join("examples/app/src/routes")] {
-        let (config, from) = connfix::config::Config::discover(&dir, None).unwrap();
-        assert_eq!(from, None, "{}", dir.display());
-        assert_eq!(config, connfix::config::Config::default());
-    }
+    let (config, from) = connfix::config::Config::discover(root, None).unwrap();
+    assert_eq!(from, None, "{}", root.display());
+    assert_eq!(config, connfix::config::Config::default());
+    // The example app has a connfix.toml of its own, found before the root's.
+    let (_, from) =
+        connfix::config::Config::discover(&root.join("examples/app/src/routes"), None).unwrap();
+    assert_eq!(from, Some(root.join("examples/app/connfix.toml")));
 }

@@ -59,7 +59,10 @@ impl Rule for ReleaseBeforeClose {
         let mut targets: Vec<Close> = Vec::new();
         // Every close of a tracked connection, by scope and name, and the
         // release blocks already before some of them.
-        let mut closes: Vec<(usize, &[u8])> = Vec::new();
+        // (where the name is bound, the name, whether the close ends its
+        // path: a `return` or `raise` follows it, outside loops and
+        // `finally` clauses, so no second close can come after it).
+        let mut closes: Vec<(usize, &[u8], bool)> = Vec::new();
         let mut released: Vec<(Node, usize, &[u8])> = Vec::new();
         syntax::for_each_match(&self.query, file, &["close".into()], |m| {
             let (Some(close), Some(object)) = (m.get("close"), m.get("object")) else {
@@ -96,14 +99,28 @@ impl Rule for ReleaseBeforeClose {
                     // Counted where the name is bound: a close in a nested
                     // function closes the outer function's connection.
                     let home = lineage.outermost_scope().id();
-                    closes.push((home, name));
-                    // A close in a loop may run more than once.
+                    // A close in a loop may run more than once, one in a
+                    // `finally` after another close on the way out.
+                    let repeats = (1..)
+                        .map_while(|n| lineage.up(n))
+                        .take_while(|n| n.kind_name() != "function_definition")
+                        .any(|n| {
+                            matches!(
+                                n.kind_name(),
+                                "for_statement" | "while_statement" | "finally_clause"
+                            )
+                        });
+                    let terminal = !repeats
+                        && syntax::next_statement(stmt).is_some_and(|n| {
+                            matches!(n.kind_name(), "return_statement" | "raise_statement")
+                        });
+                    closes.push((home, name, terminal));
                     let in_loop = (1..)
                         .map_while(|n| lineage.up(n))
                         .take_while(|n| n.kind_name() != "function_definition")
                         .any(|n| matches!(n.kind_name(), "for_statement" | "while_statement"));
                     if in_loop {
-                        closes.push((home, name));
+                        closes.push((home, name, false));
                     }
                     match syntax::prev_statement(stmt)
                         .filter(|p| templates::is_release_block(*p, name, src))
@@ -124,13 +141,21 @@ impl Rule for ReleaseBeforeClose {
                 }
                 at = n.parent();
             }
-            closes.push((home.id(), name));
+            closes.push((home.id(), name, false));
         }
         // A release block already there (the audit's, written by hand)
         // releases again at every close: where the connection can be
         // closed more than once, it must take the tracking off.
         for (block, scope, name) in released {
-            let more = closes.iter().filter(|c| **c == (scope, name)).count() > 1;
+            // Two closes that both end their paths (an early `return` after
+            // one, the final `return` after the other: the audit's shape)
+            // never both run.
+            let mine: Vec<bool> = closes
+                .iter()
+                .filter(|c| (c.0, c.1) == (scope, name))
+                .map(|c| c.2)
+                .collect();
+            let more = mine.len() > 1 && mine.iter().any(|terminal| !terminal);
             if more && !templates::takes_tracking_off(block, name, src) {
                 out.push(self.release_once(file, block, name));
             }
