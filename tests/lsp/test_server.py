@@ -180,6 +180,7 @@ RELEASE = """\
         if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):
             from src.utils.connection_tracker import track_connection_released
             track_connection_released(conn._tracking_context, conn._tracking_start)
+            del conn._tracking_context, conn._tracking_start
 """
 
 # ------------------------------------------------------------------ tests
@@ -313,12 +314,12 @@ async def test_a_file_with_a_syntax_error_gets_a_diagnostic_and_the_server_goes_
     assert summary(diagnostics) == [
         (
             1,
-            4,
+            28,
             29,
             None,
             "Error",
-            "syntax error: the Python parser (tree-sitter) cannot read this file, so it is left unchanged; fix "
-            "the syntax, or if the code is valid Python the parser is at fault: exclude the file",
+            "syntax error: '(' was never closed; CPython would not compile this file either, so it is left "
+            "unchanged: fix the syntax (or set `target_version` if the code is for a newer Python)",
             None,
         )
     ]
