@@ -223,10 +223,16 @@ impl<'t> Engine<'_, 't> {
                 .zip(wrapped.last())
                 .map(|(a, b)| a.start_byte()..b.end_byte());
             let inside = |n: Node| region.as_ref().is_some_and(|r| r.contains(&n.start_byte()));
+            // (Or binds another engine: wrapped in this engine's `try`, its
+            // own fix would wait for a pass in which it no longer applies.)
+            let factories = &self.rule.config.engine_factories;
             let carried = model.bindings.iter().enumerate().any(|(b, other)| {
                 b as BindingId != binding
                     && inside(other.ident)
-                    && model.uses(b as BindingId).any(|r| !inside(r.ident))
+                    && (model.uses(b as BindingId).any(|r| !inside(r.ident))
+                        || other
+                            .value
+                            .is_some_and(|v| calls_one_of(v, factories, src).is_some()))
             });
             if carried {
                 return self
