@@ -1050,29 +1050,12 @@ where
             self.bind(target, name, kind, value, state);
             return;
         }
-        let mut stack = vec![target];
-        let mut cursor = target.walk();
-        while let Some(n) = stack.pop() {
-            match n.kind_name() {
-                "identifier" => {
-                    let name = self.name(n);
-                    self.bind(n, name, kind, None, state);
-                }
-                "pattern_list"
-                | "tuple_pattern"
-                | "list_pattern"
-                | "list_splat_pattern"
-                | "parenthesized_expression"
-                | "as_pattern_target"
-                | "expression_list"
-                | "tuple"
-                | "list" => stack.extend(
-                    n.named_children(&mut cursor)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev(),
-                ),
-                _ => self.expression(n, state),
+        for n in syntax::target_leaves(target) {
+            if n.kind_name() == "identifier" {
+                let name = self.name(n);
+                self.bind(n, name, kind, None, state);
+            } else {
+                self.expression(n, state);
             }
         }
     }

@@ -886,12 +886,20 @@ pub fn bound_names(node: Node) -> Vec<Node> {
 /// The plain names in an assignment target (`a`, `a, (b, *c)`); attributes
 /// and subscripts bind no name.
 pub fn target_names(target: Node) -> Vec<Node> {
+    target_leaves(target)
+        .into_iter()
+        .filter(|n| n.kind_name() == "identifier")
+        .collect()
+}
+
+/// The parts of an assignment target past its unpacking, in order: plain
+/// names (which it binds) and anything else (`x.y`, `d[k]`, which it reads).
+pub fn target_leaves(target: Node) -> Vec<Node> {
     let mut out = Vec::new();
     let mut stack = vec![target];
     let mut cursor = target.walk();
     while let Some(n) = stack.pop() {
         match n.kind_name() {
-            "identifier" => out.push(n),
             "pattern_list"
             | "tuple_pattern"
             | "list_pattern"
@@ -906,7 +914,7 @@ pub fn target_names(target: Node) -> Vec<Node> {
                     .into_iter()
                     .rev(),
             ),
-            _ => {}
+            _ => out.push(n),
         }
     }
     out

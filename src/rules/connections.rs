@@ -80,14 +80,17 @@ impl Acquisition<'_> {
 }
 
 /// The configured helpers, and the names this file binds to one of them.
-pub struct Helpers<'c> {
-    names: &'c [String],
+pub struct Helpers<'t> {
+    names: &'t [String],
+    file: &'t SourceFile,
+    /// The helper calls, found once: several rules and checks ask.
+    calls: std::cell::OnceCell<Vec<(Node<'t>, Vec<Node<'t>>)>>,
     /// `gdc` in `gdc = get_db_connection` (or `= db.get_db_connection`).
     aliases: Vec<Vec<u8>>,
 }
 
-impl<'c> Helpers<'c> {
-    pub fn new(names: &'c [String], file: &SourceFile) -> Helpers<'c> {
+impl<'t> Helpers<'t> {
+    pub fn new(names: &'t [String], file: &'t SourceFile) -> Helpers<'t> {
         let src = file.text.as_slice();
         let mut aliases: Vec<Vec<u8>> = Vec::new();
         let root = file.tree.root_node();
@@ -118,7 +121,12 @@ impl<'c> Helpers<'c> {
         }
         aliases.sort();
         aliases.dedup();
-        Helpers { names, aliases }
+        Helpers {
+            names,
+            file,
+            aliases,
+            calls: std::cell::OnceCell::new(),
+        }
     }
 
     /// The words every helper call in the file holds: the helpers' last
@@ -180,7 +188,12 @@ impl<'c> Helpers<'c> {
 
     /// Every helper call in the file, with its ancestors (the root first,
     /// the call's parent last).
-    pub fn calls<'t>(&self, file: &'t SourceFile) -> Vec<(Node<'t>, Vec<Node<'t>>)> {
+    pub fn calls(&self) -> &[(Node<'t>, Vec<Node<'t>>)] {
+        self.calls.get_or_init(|| self.find_calls())
+    }
+
+    fn find_calls(&self) -> Vec<(Node<'t>, Vec<Node<'t>>)> {
+        let file = self.file;
         let src = file.text.as_slice();
         let root = file.tree.root_node();
         let mut out: Vec<(Node, Vec<Node>)> = Vec::new();
@@ -216,7 +229,8 @@ pub fn acquisitions<'t>(cx: &Context<'t>) -> Vec<Acquisition<'t>> {
     let src = file.text.as_slice();
     let helpers = cx.helpers();
     let mut out = Vec::new();
-    for (call, path) in helpers.calls(file) {
+    for (call, path) in helpers.calls() {
+        let call = *call;
         // The value around the call: `await`, parentheses.
         let mut value = call;
         let mut depth = path.len();

@@ -232,7 +232,8 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8])> {
         .iter()
         .map(|a| (a.model.clone(), a.binding))
         .collect();
-    for (call, path) in cx.helpers().calls(cx.file) {
+    for (call, path) in cx.helpers().calls() {
+        let call = *call;
         let Some(i) = path.iter().rposition(|n| n.kind_name() == "as_pattern") else {
             continue;
         };
@@ -333,7 +334,7 @@ fn attribute_tracked<'t>(
         .map_while(|n| lineage.up(n))
         .find(|n| n.kind_name() == "class_definition");
     let home = class.unwrap_or_else(|| lineage.scope());
-    cx.helpers().calls(cx.file).iter().any(|(call, path)| {
+    cx.helpers().calls().iter().any(|(call, path)| {
         let mut value = *call;
         let mut depth = path.len();
         while let Some(p) = depth
