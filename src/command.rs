@@ -85,9 +85,20 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
             .map(Input::Found)
             .collect(),
     };
-    let fixer =
-        Fixer::new(settings.rules, settings.unsafe_fixes)?.target(settings.config.target_version);
     let config = &settings.config;
+    // The first pass: what every helper of the run hands out, so that a
+    // caller in one file knows its helper in another.
+    let found: Vec<PathBuf> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::Found(Found::File(path)) => Some(path.clone()),
+            Input::Found(_) => None,
+            Input::Stdin(_) => None,
+        })
+        .collect();
+    let fixer = Fixer::new(settings.rules, settings.unsafe_fixes)?
+        .target(config.target_version)
+        .project(crate::project::Project::scan(&found, config));
     let threads = rayon::current_num_threads();
     if let Mode::Report { format, fail_on } = view.mode {
         // The report ranks and sums over all files: it keeps their findings

@@ -42,6 +42,21 @@ pub struct Config {
     /// newest by default); also spelled `target-version`, as in ruff.
     #[serde(alias = "target-version")]
     pub target_version: crate::judge::TargetVersion,
+    /// Where a helper keeps a connection's tracking: `auto` (on the
+    /// connection, as the audit does, unless it comes from one of
+    /// `raw_connections`, which take no attributes: then in the tracker's
+    /// registry, keyed by the connection), `attribute` or `registry`.
+    pub tracking: Tracking,
+}
+
+/// Where the tracking of a connection is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tracking {
+    #[default]
+    Auto,
+    Attribute,
+    Registry,
 }
 
 impl Default for Config {
@@ -75,12 +90,21 @@ impl Default for Config {
             ]
             .map(String::from)
             .to_vec(),
-            raw_connections: ["sqlite3.connect", "psycopg2.connect", "getconn"]
-                .map(String::from)
-                .to_vec(),
+            raw_connections: [
+                "sqlite3.connect",
+                "psycopg2.connect",
+                "getconn",
+                "asyncpg.connect",
+                "pyodbc.connect",
+                "cx_Oracle.connect",
+                "oracledb.connect",
+            ]
+            .map(String::from)
+            .to_vec(),
             orm_sessions: vec!["db.session".into()],
             safe_contexts: vec!["connection_ctx".into()],
             target_version: crate::judge::TargetVersion::default(),
+            tracking: Tracking::Auto,
         }
     }
 }
@@ -249,7 +273,7 @@ mod tests {
         let error = load("connfix.toml", "helper = [\"x\"]\n").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `borrowing_calls`, `exclude`, `max_file_kib`, `dbapi_connects`, `raw_connections`, `orm_sessions`, `safe_contexts`, `target-version`, `target_version` (in the top level)"
+            "DIR/connfix.toml: unknown field `helper`, expected one of `helpers`, `tracker_module`, `acquire`, `release`, `engine_factories`, `dispose_method`, `borrowing_calls`, `exclude`, `max_file_kib`, `dbapi_connects`, `raw_connections`, `orm_sessions`, `safe_contexts`, `target-version`, `target_version`, `tracking` (in the top level)"
         );
     }
 

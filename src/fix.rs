@@ -33,6 +33,8 @@ pub struct Fixer {
     unsafe_fixes: bool,
     /// The version the judge holds files to.
     target: TargetVersion,
+    /// The helpers of the whole run, found before the files are fixed.
+    project: std::sync::Arc<crate::project::Project>,
 }
 
 /// What happened to one file's text.
@@ -108,6 +110,7 @@ impl Fixer {
             prefilter,
             rule_needles,
             unsafe_fixes,
+            project: Default::default(),
             target: TargetVersion::default(),
         })
     }
@@ -115,6 +118,14 @@ impl Fixer {
     /// Judge files as Python `target` (`target_version`).
     pub fn target(self, target: TargetVersion) -> Fixer {
         Fixer { target, ..self }
+    }
+
+    /// The helpers of the whole run, which the rules read for every file.
+    pub fn project(self, project: crate::project::Project) -> Fixer {
+        Fixer {
+            project: std::sync::Arc::new(project),
+            ..self
+        }
     }
 
     pub fn unsafe_fixes(&self) -> bool {
@@ -450,7 +461,7 @@ impl Fixer {
     /// after the first, which look for fixes and the fixed point).
     fn diagnostics(&self, file: &SourceFile, live: &[bool], fixing_only: bool) -> Vec<Diagnostic> {
         let silenced = Silenced::find(&file.text);
-        let cx = crate::rules::Context::new(file, &self.rules.config);
+        let cx = crate::rules::Context::new(file, &self.rules.config, &self.project);
         let mut all: Vec<Diagnostic> = self
             .rules
             .rules

@@ -18,6 +18,7 @@ pub mod indent;
 pub mod interrupt;
 pub mod judge;
 pub mod literals;
+pub mod project;
 pub mod report;
 pub mod review;
 pub mod rules;

@@ -464,6 +464,59 @@ pub fn callee_is_one_of(callee: Node, names: &[String], src: &[u8]) -> Option<us
     })
 }
 
+/// The module a top-level import of `root` takes `callee` from: `db` for
+/// `gdc` under `from db import get_db_connection as gdc`, or for
+/// `db.get_db_connection` under `import db`; `.db` for a relative import.
+pub fn imported_from(root: Node, callee: &[u8], src: &[u8]) -> Option<String> {
+    let (head, _) = match callee.iter().rposition(|b| *b == b'.') {
+        Some(dot) => (&callee[..dot], &callee[dot + 1..]),
+        None => (callee, callee),
+    };
+    let dotted = head.len() != callee.len();
+    for stmt in statements(root) {
+        let mut cursor = stmt.walk();
+        let names: Vec<Node> = stmt
+            .children_by_field_id(FIELDS.name, &mut cursor)
+            .collect();
+        let bound = |n: &Node| match n.kind_name() {
+            "aliased_import" => (
+                n.field(FIELDS.name)
+                    .map(|x| text(x, src))
+                    .unwrap_or_default(),
+                n.field(FIELDS.alias)
+                    .map(|x| text(x, src))
+                    .unwrap_or_default(),
+            ),
+            _ => (text(*n, src), text(*n, src)),
+        };
+        match stmt.kind_name() {
+            "import_from_statement" if !dotted && names.iter().any(|n| bound(n).1 == callee) => {
+                let module = stmt.field(FIELDS.module_name)?;
+                return Some(String::from_utf8_lossy(text(module, src)).into_owned());
+            }
+            "import_from_statement" if dotted => {
+                // `from app import raw` then `raw.get_db_connection()`.
+                if let Some((name, _)) = names.iter().map(bound).find(|(_, a)| *a == head) {
+                    let module = text(stmt.field(FIELDS.module_name)?, src);
+                    let sep = if module.ends_with(b".") { "" } else { "." };
+                    return Some(format!(
+                        "{}{sep}{}",
+                        String::from_utf8_lossy(module),
+                        String::from_utf8_lossy(name)
+                    ));
+                }
+            }
+            "import_statement" if dotted => {
+                if let Some((module, _)) = names.iter().map(bound).find(|(_, a)| *a == head) {
+                    return Some(String::from_utf8_lossy(module).into_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Whether a top-level statement of `root` is `from module import name`
 /// (also among others, or aliased to its own name).
 pub fn imports_from(root: Node, module: &str, name: &str, src: &[u8]) -> bool {
@@ -769,6 +822,7 @@ fields!(
     parameters,
     right,
     subject,
+    subscript,
     superclasses,
     value,
 );

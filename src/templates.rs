@@ -50,6 +50,167 @@ pub fn release_block(config: &Config, object: &str, import: &ReleaseImport) -> S
     )
 }
 
+/// The key of the tracker module's registry of connections that take no
+/// attributes: `vars(tracker)["tracked_connections"][id(conn)]` holds what
+/// the acquire function returned for `conn`.
+pub const REGISTRY: &str = "tracked_connections";
+
+/// The helper's tracking of a connection kept in the tracker's registry
+/// (raw DB-API connections take no attributes): `module` is the name the
+/// tracker module is imported as, `context` the escaped context literal.
+pub fn registry_track(
+    config: &Config,
+    object: &str,
+    names: &RegistryNames,
+    context: &str,
+) -> String {
+    let RegistryNames { module, id, .. } = names;
+    format!(
+        "# Track this connection acquisition (in the tracker, keyed by the connection: it takes no attributes)\n\
+         {import}\n\
+         {module}.__dict__.setdefault(\"{REGISTRY}\", {{}})[{id}({object})] = {module}.{acquire}({context})",
+        import = names.import(config),
+        acquire = config.acquire,
+    )
+}
+
+/// The release block of a connection tracked in the registry: the entry is
+/// taken out as it is released, so a connection closed twice is released
+/// once, and one never tracked releases nothing. `tracking` is a name the
+/// scope does not otherwise use.
+pub fn registry_release(config: &Config, object: &str, names: &RegistryNames) -> String {
+    let RegistryNames {
+        module,
+        tracking,
+        id,
+        ..
+    } = names;
+    format!(
+        "{RELEASE_COMMENT}\n\
+         {import}\n\
+         if ({tracking} := {module}.__dict__.get(\"{REGISTRY}\", {{}}).pop({id}({object}), None)):\n\
+         \x20   {module}.{release}(*{tracking})",
+        import = names.import(config),
+        release = config.release,
+    )
+}
+
+/// The names a registry block uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryNames {
+    /// The tracker module's alias.
+    pub module: String,
+    /// The tracking taken out of the registry.
+    pub tracking: String,
+    /// `id`, or `<builtins>.id` where the file binds `id` (a route's
+    /// `def delete(id)`).
+    pub id: String,
+    /// The alias of `builtins`, where `id` needs it.
+    builtins: Option<String>,
+}
+
+impl RegistryNames {
+    fn import(&self, config: &Config) -> String {
+        let tracker = format!("{} as {}", config.tracker_module, self.module);
+        match &self.builtins {
+            Some(b) if b == "builtins" => format!("import builtins, {tracker}"),
+            Some(b) => format!("import builtins as {b}, {tracker}"),
+            None => format!("import {tracker}"),
+        }
+    }
+}
+
+/// The names a registry block binds: the tracker module's alias (its last
+/// part) and the taken tracking (`tracking`), each the first of its kind
+/// that the file does not mention anywhere, so the block changes the binding
+/// of no name the code reads; the same names for every block of a pass.
+/// Where the file mentions `id` (a parameter, a local), the builtin is
+/// reached through `builtins`.
+pub fn registry_names(file: &crate::source::SourceFile, config: &Config) -> RegistryNames {
+    let root = file.tree.root_node();
+    let free = |base: &str| -> String {
+        (0..)
+            .map(|i| match i {
+                0 => base.to_string(),
+                1 => format!("_{base}"),
+                i => format!("_{base}{i}"),
+            })
+            .find(|n| !crate::syntax::mentions(root, n.as_bytes(), &file.text))
+            .expect("some name is free")
+    };
+    let last = config
+        .tracker_module
+        .rsplit('.')
+        .next()
+        .unwrap_or(&config.tracker_module);
+    let builtins = crate::syntax::mentions(root, b"id", &file.text).then(|| free("builtins"));
+    RegistryNames {
+        module: free(last),
+        tracking: free("tracking"),
+        id: builtins
+            .as_ref()
+            .map_or_else(|| "id".to_string(), |b| format!("{b}.id")),
+        builtins,
+    }
+}
+
+/// Whether `statement` is a registry release of `object`: an `if` whose
+/// condition takes `id(object)` out of a mapping (`....pop(id(object), ...)`).
+pub fn is_registry_release(statement: Node, object: &[u8], src: &[u8]) -> bool {
+    statement.kind_name() == "if_statement"
+        && statement
+            .field(FIELDS.condition)
+            .is_some_and(|c| holds_id_call(c, b"pop", object, src))
+}
+
+/// Whether `statement` is a registry tracking of `object`: an assignment
+/// whose target is `...[id(object)]` on a `setdefault(...)` of the registry.
+pub fn is_registry_track(statement: Node, object: &[u8], src: &[u8]) -> bool {
+    crate::syntax::statement_assignment(statement)
+        .and_then(|a| a.field(FIELDS.left))
+        .is_some_and(|left| {
+            left.kind_name() == "subscript"
+                && memchr::memmem::find(text(left, src), REGISTRY.as_bytes()).is_some()
+                && left
+                    .field(FIELDS.subscript)
+                    .is_some_and(|s| is_id_of(s, object, src))
+        })
+}
+
+/// Whether some call `X.<method>(id(object), ...)` is in `node`.
+fn holds_id_call(node: Node, method: &[u8], object: &[u8], src: &[u8]) -> bool {
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind_name() == "call"
+            && n.field(FIELDS.function).is_some_and(|f| {
+                f.kind_name() == "attribute"
+                    && f.field(FIELDS.attribute)
+                        .is_some_and(|a| text(a, src) == method)
+            })
+            && n.field(FIELDS.arguments)
+                .and_then(|a| a.named_child(0))
+                .is_some_and(|first| is_id_of(first, object, src))
+        {
+            return true;
+        }
+        let mut cursor = n.walk();
+        stack.extend(n.named_children(&mut cursor));
+    }
+    false
+}
+
+/// `id(object)`.
+fn is_id_of(node: Node, object: &[u8], src: &[u8]) -> bool {
+    node.kind_name() == "call"
+        && node
+            .field(FIELDS.function)
+            .is_some_and(|f| text(f, src) == b"id" || text(f, src).ends_with(b".id"))
+        && node
+            .field(FIELDS.arguments)
+            .and_then(|a| a.named_child(0))
+            .is_some_and(|a| text(a, src) == object)
+}
+
 /// Whether `statement` releases the tracking of `object` (its text): an
 /// `if` whose condition calls `hasattr(object, '_tracking_context')` and
 /// whose body calls something with `object._tracking_context` as its first

@@ -289,7 +289,7 @@ fn select_ignore_and_exclude() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        "connfix: error: unknown rule `no-such-rule`; the rules are: tracked-helper, unrecognised-helper, untrackable-connection, release-before-close, close-in-expression, dispose-engine, engine-escapes, module-engine, never-closed, early-return-leak, close-not-guaranteed, with-does-not-close, orm-bypass, unparsed-region\n"
+        "connfix: error: unknown rule `no-such-rule`; the rules are: tracked-helper, unrecognised-helper, not-a-helper, untrackable-connection, release-before-close, close-in-expression, dispose-engine, engine-escapes, module-engine, never-closed, early-return-leak, close-not-guaranteed, with-does-not-close, orm-bypass, unparsed-region\n"
     );
 }
 
@@ -1117,4 +1117,54 @@ fn a_python_2_file_with_a_fix_is_a_syntax_error_and_not_written() {
             source
         );
     }
+}
+
+/// The repository view: a caller learns from its helper's module, through
+/// the import, what it gets. A `flask.g` connection is not the caller's to
+/// close (no `never-closed`); a raw connection's close gets the registry's
+/// release block; a helper of the same name elsewhere does not mislead it.
+#[test]
+fn callers_in_other_files_follow_their_helpers_through_imports() {
+    let db = "import sqlite3\nfrom flask import g\n\n\n\
+              def get_db_connection():\n    if \"db\" not in g:\n        g.db = sqlite3.connect(PATH)\n    return g.db\n\n\n\
+              def close_db(e=None):\n    db = g.pop(\"db\", None)\n    if db is not None:\n        db.close()\n";
+    let raw = "import psycopg2\n\n\ndef get_db_connection():\n    return psycopg2.connect(DSN)\n";
+    let cached_caller = "from app.db import get_db_connection\n\n\n\
+                         def count():\n    conn = get_db_connection()\n    return conn.execute(\"q\").fetchone()\n";
+    let raw_caller = "from app import raw\n\n\n\
+                      def count():\n    conn = raw.get_db_connection()\n    try:\n        return conn.cursor().fetchone()\n    finally:\n        conn.close()\n";
+    let dir = tree(&[
+        ("app/db.py", db.as_bytes()),
+        ("app/raw.py", raw.as_bytes()),
+        ("app/cached_caller.py", cached_caller.as_bytes()),
+        ("app/raw_caller.py", raw_caller.as_bytes()),
+    ]);
+    let run = connfix(
+        dir.path(),
+        &["check", "--quiet", "--select", "never-closed"],
+    );
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{}", run.stderr);
+    let run = connfix(dir.path(), &["apply", "--quiet"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        read(dir.path(), "app/raw_caller.py"),
+        "from app import raw\n\n\n\
+         def count():\n    conn = raw.get_db_connection()\n    try:\n        return conn.cursor().fetchone()\n    finally:\n\
+         \x20       # Release tracking before closing connection\n\
+         \x20       import src.utils.connection_tracker as connection_tracker\n\
+         \x20       if (tracking := connection_tracker.__dict__.get(\"tracked_connections\", {}).pop(id(conn), None)):\n\
+         \x20           connection_tracker.track_connection_released(*tracking)\n\
+         \x20       conn.close()\n"
+    );
+    assert_eq!(read(dir.path(), "app/cached_caller.py"), cached_caller);
+    assert!(read(dir.path(), "app/db.py").contains(
+        "        g.db = sqlite3.connect(PATH)\n        # Track this connection acquisition (in the tracker, keyed by the connection: it takes no attributes)\n"
+    ));
+    let again = connfix(dir.path(), &["apply", "--quiet"]);
+    assert_eq!(
+        (again.code, again.stdout.as_str()),
+        (0, ""),
+        "{}",
+        again.stderr
+    );
 }

@@ -154,10 +154,15 @@ impl<'t> Helpers<'t> {
     /// awaited, parenthesised, or either branch of a conditional
     /// (iteratively: nesting can be deep).
     pub fn is_value(&self, value: Node, src: &[u8]) -> bool {
+        self.call_in(value, src).is_some()
+    }
+
+    /// The helper call a bound value holds (`is_value`).
+    pub fn call_in<'n>(&self, value: Node<'n>, src: &[u8]) -> Option<Node<'n>> {
         let mut stack = vec![value];
         while let Some(node) = stack.pop() {
             match node.kind_name() {
-                "call" if self.is_call(node, src) => return true,
+                "call" if self.is_call(node, src) => return Some(node),
                 // `closing(conn)` is `conn` (what `with ... as` binds).
                 "call"
                     if node.field(FIELDS.function).is_some_and(|f| {
@@ -174,16 +179,29 @@ impl<'t> Helpers<'t> {
                 _ => {}
             }
         }
-        false
+        None
     }
 
     /// Whether binding `b` of `model` holds a helper connection.
     pub fn binds_connection(&self, model: &ScopeModel, b: BindingId, src: &[u8]) -> bool {
+        self.connection_call(model, b, src).is_some()
+    }
+
+    /// The helper call whose connection binding `b` of `model` holds.
+    pub fn connection_call<'m>(
+        &self,
+        model: &ScopeModel<'m>,
+        b: BindingId,
+        src: &[u8],
+    ) -> Option<Node<'m>> {
         let binding = &model.bindings[b as usize];
-        matches!(
+        if !matches!(
             binding.kind,
             BindingKind::Assign | BindingKind::Walrus | BindingKind::With
-        ) && binding.value.is_some_and(|v| self.is_value(v, src))
+        ) {
+            return None;
+        }
+        self.call_in(binding.value?, src)
     }
 
     /// Every helper call in the file, with its ancestors (the root first,
@@ -255,6 +273,11 @@ pub fn acquisitions<'t>(cx: &Context<'t>) -> Vec<Acquisition<'t>> {
         let Some(ident) = ident.filter(|i| i.kind_name() == "identifier") else {
             continue;
         };
+        // A connection the helper caches (a teardown closes it) or closes
+        // itself (a generator) is not the caller's to close.
+        if cx.helper_summary(call).owner != crate::project::Owner::Caller {
+            continue;
+        }
         let Some(scope) = path[..depth]
             .iter()
             .rev()

@@ -18,6 +18,10 @@ const DOCS: &[(&str, &str)] = &[
         include_str!("../../docs/rules/unrecognised-helper.md"),
     ),
     (
+        "not-a-helper",
+        include_str!("../../docs/rules/not-a-helper.md"),
+    ),
+    (
         "untrackable-connection",
         include_str!("../../docs/rules/untrackable-connection.md"),
     ),

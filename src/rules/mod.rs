@@ -8,8 +8,10 @@ use tree_sitter::Node;
 
 use crate::config::Config;
 use crate::edit::Fix;
+use crate::project::{Project, Summary};
 use crate::semantic::Semantic;
 use crate::source::SourceFile;
+use crate::syntax::{FIELDS, FieldChild};
 
 pub mod close_not_guaranteed;
 pub mod connections;
@@ -89,6 +91,8 @@ codes! {
         "a connection helper hands out pooled connections without tracking them (audit Step 1)";
     UnrecognisedHelper = "unrecognised-helper", Warning,
         "a connection helper whose shape connfix does not rewrite; track it by hand";
+    NotAHelper = "not-a-helper", Info,
+        "a function that shares a helper's name but is a pytest fixture or a decorator; left alone";
     UntrackableConnection = "untrackable-connection", Warning,
         "a helper returns a driver connection that takes no attributes, so the audit's tracking would fail at run time";
     ReleaseBeforeClose = "release-before-close", Error,
@@ -209,19 +213,77 @@ pub struct Context<'t> {
     pub file: &'t SourceFile,
     pub config: &'t Config,
     pub semantic: Semantic<'t>,
+    /// The helpers of the whole run (other files' too).
+    pub project: &'t Project,
     helpers: OnceCell<connections::Helpers<'t>>,
     acquisitions: OnceCell<Vec<connections::Acquisition<'t>>>,
+    /// The helpers this file defines, by name, and what they hand out.
+    local: OnceCell<Vec<(&'t [u8], Node<'t>, Summary)>>,
 }
 
 impl<'t> Context<'t> {
-    pub fn new(file: &'t SourceFile, config: &'t Config) -> Context<'t> {
+    pub fn new(file: &'t SourceFile, config: &'t Config, project: &'t Project) -> Context<'t> {
         Context {
             file,
             config,
             semantic: Semantic::new(file),
+            project,
             helpers: OnceCell::new(),
             acquisitions: OnceCell::new(),
+            local: OnceCell::new(),
         }
+    }
+
+    /// The helper definitions of this file (module functions and methods
+    /// named as a configured helper) and their summaries.
+    pub fn local_helpers(&self) -> &[(&'t [u8], Node<'t>, Summary)] {
+        self.local.get_or_init(|| {
+            let src = self.src();
+            let names = last_parts(&self.config.helpers);
+            crate::project::definitions(self.file.tree.root_node())
+                .into_iter()
+                .filter_map(|f| {
+                    let name = crate::syntax::text(f.field(FIELDS.name)?, src);
+                    names
+                        .iter()
+                        .any(|n| n.as_bytes() == name)
+                        .then(|| (name, f, crate::project::summarize(f, src, self.config)))
+                })
+                .collect()
+        })
+    }
+
+    /// What the helper that `call` calls hands out: a helper of this file,
+    /// else the one its import names, else any of the run's helpers of
+    /// that name, else the configured default.
+    pub fn helper_summary(&self, call: Node) -> Summary {
+        let src = self.src();
+        let callee = call
+            .field(FIELDS.function)
+            .map(|f| crate::syntax::text(f, src))
+            .unwrap_or_default();
+        let names = last_parts(&self.config.helpers);
+        let last = callee.rsplit(|b| *b == b'.').next().unwrap_or(callee);
+        // An alias (`gdc = get_db_connection`) stands for the first helper.
+        let name = names
+            .iter()
+            .find(|n| n.as_bytes() == last)
+            .or(names.first())
+            .map_or(&b""[..], |n| n.as_bytes());
+        if let Some((_, _, summary)) = self.local_helpers().iter().find(|(n, _, _)| *n == name) {
+            return *summary;
+        }
+        let module = crate::syntax::imported_from(self.file.tree.root_node(), callee, src);
+        let name = String::from_utf8_lossy(name);
+        self.project
+            .lookup(&name, module.as_deref(), &self.file.path)
+            .or_else(|| {
+                module
+                    .is_some()
+                    .then(|| self.project.lookup(&name, None, &self.file.path))
+                    .flatten()
+            })
+            .unwrap_or_else(|| Summary::unseen(self.config))
     }
 
     pub fn src(&self) -> &'t [u8] {

@@ -8,17 +8,26 @@ use tree_sitter::Node;
 use crate::config::Config;
 use crate::edit::{Edit, Fix};
 use crate::indent::{Template, after_line};
+use crate::project::{Form, Owner};
 use crate::rules::{Code, Context, Diagnostic, Fixes, Rule};
 use crate::semantic::BindingKind;
 use crate::source::{SourceFile, line_indent};
 use crate::syntax::{self, FIELDS, FieldChild, KindName, LazyQuery, text};
-use crate::templates::{self, ReleaseImport};
+use crate::templates::{self, ReleaseImport, registry_names};
 
 pub const ID: Code = Code::ReleaseBeforeClose;
 
-/// A close statement, the name it closes, and how its block imports the
-/// release function.
-type Close<'t, 's> = (Node<'t>, &'s [u8], ReleaseImport);
+/// A close statement, the name it closes, and the release block it needs.
+type Close<'t, 's> = (Node<'t>, &'s [u8], Block);
+
+/// The release block a close needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Block {
+    /// The audit's, importing the release function so.
+    Attribute(ReleaseImport),
+    /// The registry's (the helper keeps the tracking in the tracker).
+    Registry,
+}
 const QUERY_FILE: &str = "release-before-close.scm";
 
 pub struct ReleaseBeforeClose {
@@ -76,13 +85,13 @@ impl Rule for ReleaseBeforeClose {
                 return;
             }
             let scope = lineage.scope();
-            let is_tracked = match object.kind_name() {
+            let form = match object.kind_name() {
                 "attribute" => attribute_tracked(cx, lineage, object),
                 _ => tracked(cx, scope, object),
             };
-            if !is_tracked {
+            let Some(form) = form else {
                 return;
-            }
+            };
             let name = text(object, src);
             let stmt = lineage.statement();
             match stmt.filter(|s| syntax::statement_call(*s) == Some(close)) {
@@ -122,17 +131,20 @@ impl Rule for ReleaseBeforeClose {
                     if in_loop {
                         closes.push((home, name, false));
                     }
-                    match syntax::prev_statement(stmt)
-                        .filter(|p| templates::is_release_block(*p, name, src))
+                    let before = syntax::prev_statement(stmt);
+                    if let Some(block) =
+                        before.filter(|p| templates::is_release_block(*p, name, src))
                     {
-                        Some(block) => released.push((block, home, name)),
-                        None => targets.push((stmt, name, self.import_form(cx, scope))),
+                        released.push((block, home, name));
+                    } else if !before.is_some_and(|p| templates::is_registry_release(p, name, src))
+                    {
+                        targets.push((stmt, name, self.block(cx, scope, form)));
                     }
                 }
             }
         });
         let callee_closes = closed_by_callee(cx);
-        for (stmt, name) in &callee_closes {
+        for (stmt, name, _) in &callee_closes {
             let mut home = syntax::enclosing_scope(*stmt);
             let mut at = home.parent();
             while let Some(n) = at {
@@ -161,12 +173,14 @@ impl Rule for ReleaseBeforeClose {
             }
         }
         out.extend(self.closed_by_closing(cx));
-        for (stmt, name) in callee_closes {
-            let released = syntax::prev_statement(stmt)
-                .is_some_and(|p| templates::is_release_block(p, name, src));
+        for (stmt, name, form) in callee_closes {
+            let released = syntax::prev_statement(stmt).is_some_and(|p| {
+                templates::is_release_block(p, name, src)
+                    || templates::is_registry_release(p, name, src)
+            });
             let scope = syntax::enclosing_scope(stmt);
             if !released && !targets.iter().any(|t| t.0 == stmt) {
-                targets.push((stmt, name, self.import_form(cx, scope)));
+                targets.push((stmt, name, self.block(cx, scope, form)));
             }
         }
         // One edit for each run of statements sharing a line.
@@ -188,8 +202,9 @@ impl Rule for ReleaseBeforeClose {
 /// Call statements that hand a helper connection to a function of this
 /// file that closes that parameter unconditionally (`def close_conn(c):
 /// c.close()`): the call is where the connection closes, so the release
-/// goes before it. Returns each call statement and the connection's name.
-fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8])> {
+/// goes before it. Returns each call statement, the connection's name and
+/// where its tracking is kept.
+fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8], Form)> {
     let src = cx.src();
     let root = cx.file.tree.root_node();
     // The file's module-level functions that close a parameter: name and
@@ -275,8 +290,14 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8])> {
                 .iter()
                 .any(|(name, at)| *name == text(callee, src) && position == Some(*at));
             let stmt = r.statement;
-            if closes && syntax::statement_call(stmt) == Some(call) {
-                out.push((stmt, text(r.ident, src)));
+            let form = cx
+                .helpers()
+                .connection_call(model, *binding, src)
+                .map(|c| cx.helper_summary(c).form);
+            if let Some(form) =
+                form.filter(|_| closes && syntax::statement_call(stmt) == Some(call))
+            {
+                out.push((stmt, text(r.ident, src), form));
             }
         }
     }
@@ -285,18 +306,28 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8])> {
 
 /// Whether `ident`, read in `scope`, may hold a helper connection: a
 /// binding that may reach it there holds one, or, where the scope does not
-/// bind the name, the enclosing scope it resolves to binds it to one.
-fn tracked<'t>(cx: &Context<'t>, scope: Node<'t>, ident: Node<'t>) -> bool {
+/// bind the name, the enclosing scope it resolves to binds it to one. Says
+/// where the helper keeps its tracking; `None` also for a connection its
+/// helper closes itself (a generator's).
+fn tracked<'t>(cx: &Context<'t>, scope: Node<'t>, ident: Node<'t>) -> Option<Form> {
+    let summary = tracking_helper(cx, scope, ident)
+        .map(|call| cx.helper_summary(call))
+        .filter(|s| s.owner != Owner::Helper)?;
+    Some(summary.form)
+}
+
+/// The helper call whose connection `ident` may hold (`tracked`).
+fn tracking_helper<'t>(cx: &Context<'t>, scope: Node<'t>, ident: Node<'t>) -> Option<Node<'t>> {
     let src = cx.src();
     let helpers = cx.helpers();
     let name = text(ident, src);
     let model = cx.semantic.scope(scope);
     let declared = model.is_declared(name);
     if !declared && model.bindings_of(name).next().is_some() {
-        return model.reference_at(ident).is_some_and(|r| {
+        return model.reference_at(ident).and_then(|r| {
             r.reaching
                 .iter()
-                .any(|b| helpers.binds_connection(&model, *b, src))
+                .find_map(|b| helpers.connection_call(&model, *b, src))
         });
     }
     // A free name (or a global): the scope it resolves to, where any
@@ -313,10 +344,10 @@ fn tracked<'t>(cx: &Context<'t>, scope: Node<'t>, ident: Node<'t>) -> bool {
         if !bindings.is_empty() {
             return bindings
                 .iter()
-                .any(|b| helpers.binds_connection(&m, *b, src));
+                .find_map(|b| helpers.connection_call(&m, *b, src));
         }
     }
-    false
+    None
 }
 
 /// Whether `obj.attr` (closed at the end of `lineage`) is set from a
@@ -327,14 +358,14 @@ fn attribute_tracked<'t>(
     cx: &Context<'t>,
     lineage: &syntax::Lineage<'t>,
     object: Node<'t>,
-) -> bool {
+) -> Option<Form> {
     let src = cx.src();
     let target = text(object, src);
     let class = (1..)
         .map_while(|n| lineage.up(n))
         .find(|n| n.kind_name() == "class_definition");
     let home = class.unwrap_or_else(|| lineage.scope());
-    cx.helpers().calls().iter().any(|(call, path)| {
+    let call = cx.helpers().calls().iter().find(|(call, path)| {
         let mut value = *call;
         let mut depth = path.len();
         while let Some(p) = depth
@@ -351,7 +382,9 @@ fn attribute_tracked<'t>(
                 && a.field(FIELDS.left).is_some_and(|l| text(l, src) == target)
         });
         assigned && path.contains(&home)
-    })
+    })?;
+    let summary = cx.helper_summary(call.0);
+    (summary.owner != Owner::Helper).then_some(summary.form)
 }
 
 impl ReleaseBeforeClose {
@@ -380,6 +413,15 @@ impl ReleaseBeforeClose {
                 Diagnostic::fix(ID, block, message, Fix::new(vec![edit]))
             }
             _ => Diagnostic::new(ID, block, message),
+        }
+    }
+
+    /// The release block a close in `scope` of a connection tracked so
+    /// needs.
+    fn block<'t>(&self, cx: &Context<'t>, scope: Node<'t>, form: Form) -> Block {
+        match form {
+            Form::Attribute => Block::Attribute(self.import_form(cx, scope)),
+            Form::Registry => Block::Registry,
         }
     }
 
@@ -477,7 +519,7 @@ impl ReleaseBeforeClose {
                     .copied()
                     .unwrap_or(root);
                 tracked(cx, scope, first)
-                    .then(|| String::from_utf8_lossy(text(first, src)).into_owned())
+                    .map(|_| String::from_utf8_lossy(text(first, src)).into_owned())
             } else {
                 None
             };
@@ -508,9 +550,17 @@ impl ReleaseBeforeClose {
         };
         let mut lines: Vec<Vec<u8>> = Vec::new();
         for stmt in run {
-            if let Some((_, name, import)) = members.iter().find(|(m, _, _)| m == stmt) {
-                let block =
-                    templates::release_block(&self.config, &String::from_utf8_lossy(name), import);
+            if let Some((_, name, block)) = members.iter().find(|(m, _, _)| m == stmt) {
+                let name = String::from_utf8_lossy(name);
+                let block = match block {
+                    Block::Attribute(import) => {
+                        templates::release_block(&self.config, &name, import)
+                    }
+                    Block::Registry => {
+                        let names = registry_names(file, &self.config);
+                        templates::registry_release(&self.config, &name, &names)
+                    }
+                };
                 lines.extend(Template(&block).render(&base, style));
             }
             lines.push([&base[..], text(*stmt, src)].concat());

@@ -1,0 +1,391 @@
+//! The repository's view of its helpers: for every helper definition, where
+//! it keeps a connection's tracking and who closes the connection, found in
+//! a first pass over the files that can matter (those holding a helper's
+//! name) and read by the per-file rules. A caller in one module learns what
+//! its helper in another module hands out: the form of release block its
+//! closes need, and whether the connection is its own to close at all.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use tree_sitter::Node;
+
+use crate::config::{Config, Tracking};
+use crate::syntax::{self, FIELDS, FieldChild, KindName, calls_one_of, text};
+
+/// Where a helper keeps a connection's tracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// On the connection, as the audit does (`conn._tracking_context`).
+    Attribute,
+    /// In the tracker module's registry, keyed by the connection: for
+    /// connections that take no attributes (sqlite3, psycopg2).
+    Registry,
+}
+
+/// Who closes a connection a helper hands out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The caller (the audit's helper).
+    Caller,
+    /// Nobody per call: the helper caches it (`flask.g`, an attribute, a
+    /// global, `lru_cache`) and a teardown closes it.
+    Cache,
+    /// The helper itself: a generator or `@contextmanager` helper closes it
+    /// when the caller's `with` (or `Depends`) ends.
+    Helper,
+}
+
+/// What a helper definition hands out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub form: Form,
+    pub owner: Owner,
+}
+
+impl Summary {
+    /// A helper connfix cannot see (defined outside the paths given): the
+    /// configured form, owned by the caller.
+    pub fn unseen(config: &Config) -> Summary {
+        Summary {
+            form: match config.tracking {
+                Tracking::Registry => Form::Registry,
+                _ => Form::Attribute,
+            },
+            owner: Owner::Caller,
+        }
+    }
+}
+
+/// Summarise the helper `function` (a `function_definition`).
+pub fn summarize(function: Node, src: &[u8], config: &Config) -> Summary {
+    let mut raw = false;
+    let mut generator = false;
+    // Texts of the places a created connection is kept (`g.db`,
+    // `self._conn`, a global name), and names bound in the same chained
+    // assignment as one of them (`db = g._db = connect()`).
+    let mut kept: Vec<&[u8]> = Vec::new();
+    let mut chained: Vec<&[u8]> = Vec::new();
+    let mut returned: Vec<&[u8]> = Vec::new();
+    let mut globals: Vec<&[u8]> = Vec::new();
+    let mut assignments: Vec<Node> = Vec::new();
+    if let Some(body) = function.field(FIELDS.body) {
+        syntax::walk_scope(body, false, |n| match n.kind_name() {
+            "call" => raw |= calls_one_of(n, &config.raw_connections, src).is_some(),
+            "yield" if n.is_named() => generator = true,
+            "return_statement" => returned.extend(n.named_child(0).map(|v| text(v, src))),
+            "global_statement" => {
+                let mut cursor = n.walk();
+                globals.extend(n.named_children(&mut cursor).map(|g| text(g, src)));
+            }
+            "assignment" if n.parent().is_none_or(|p| p.kind_name() != "assignment") => {
+                assignments.push(n)
+            }
+            _ => {}
+        });
+    }
+    for assignment in assignments {
+        let (targets, value) = chain(assignment);
+        if !value.is_some_and(|v| is_call(v)) {
+            continue;
+        }
+        let keeps = targets.iter().any(|t| {
+            matches!(t.kind_name(), "attribute" | "subscript")
+                || (t.kind_name() == "identifier" && globals.contains(&text(*t, src)))
+        });
+        if keeps {
+            for t in &targets {
+                match t.kind_name() {
+                    "identifier" if !globals.contains(&text(*t, src)) => {
+                        chained.push(text(*t, src))
+                    }
+                    _ => kept.push(text(*t, src)),
+                }
+            }
+        }
+    }
+    let cached_by_decorator = decorators(function, src)
+        .iter()
+        .any(|d| matches!(last_part(d), b"lru_cache" | b"cache"));
+    let cached = cached_by_decorator
+        || returned
+            .iter()
+            .any(|r| kept.contains(r) || chained.contains(r));
+    Summary {
+        form: match config.tracking {
+            Tracking::Registry => Form::Registry,
+            Tracking::Attribute => Form::Attribute,
+            Tracking::Auto if raw => Form::Registry,
+            Tracking::Auto => Form::Attribute,
+        },
+        owner: if generator {
+            Owner::Helper
+        } else if cached {
+            Owner::Cache
+        } else {
+            Owner::Caller
+        },
+    }
+}
+
+/// The targets of a (chained) assignment, outermost first, and its value:
+/// `a = b.c = value`.
+pub fn chain(assignment: Node) -> (Vec<Node>, Option<Node>) {
+    let mut targets = Vec::new();
+    let mut at = assignment;
+    loop {
+        targets.extend(at.field(FIELDS.left));
+        match at.field(FIELDS.right) {
+            Some(right) if right.kind_name() == "assignment" => at = right,
+            right => return (targets, right),
+        }
+    }
+}
+
+/// A call, awaited or not.
+fn is_call(value: Node) -> bool {
+    match value.kind_name() {
+        "call" => true,
+        "await" | "parenthesized_expression" => value.named_child(0).is_some_and(is_call),
+        _ => false,
+    }
+}
+
+/// The decorators' expressions' callee texts (`functools.lru_cache` for
+/// `@functools.lru_cache(maxsize=1)`).
+pub fn decorators<'s>(function: Node, src: &'s [u8]) -> Vec<&'s [u8]> {
+    let Some(decorated) = function
+        .parent()
+        .filter(|p| p.kind_name() == "decorated_definition")
+    else {
+        return Vec::new();
+    };
+    let mut cursor = decorated.walk();
+    decorated
+        .named_children(&mut cursor)
+        .filter(|d| d.kind_name() == "decorator")
+        .filter_map(|d| d.named_child(0))
+        .map(|e| match e.kind_name() {
+            "call" => e.field(FIELDS.function).map_or(e, |f| f),
+            _ => e,
+        })
+        .map(|e| text(e, src))
+        .collect()
+}
+
+fn last_part(name: &[u8]) -> &[u8] {
+    name.rsplit(|b| *b == b'.').next().unwrap_or(name)
+}
+
+/// One helper definition of the repository.
+#[derive(Debug, Clone)]
+struct Defined {
+    path: PathBuf,
+    name: String,
+    summary: Summary,
+}
+
+/// The helpers defined in the files of a run.
+#[derive(Debug, Default)]
+pub struct Project {
+    helpers: Vec<Defined>,
+}
+
+impl Project {
+    /// Summarise the helpers defined in `paths` (files), reading only the
+    /// files that hold a helper's name.
+    pub fn scan(paths: &[PathBuf], config: &Config) -> Project {
+        let names = crate::rules::last_parts(&config.helpers);
+        let finders: Vec<memchr::memmem::Finder> = names
+            .iter()
+            .map(|n| memchr::memmem::Finder::new(n.as_bytes()))
+            .collect();
+        let helpers = paths
+            .par_iter()
+            .filter_map(|path| {
+                let text = std::fs::read(path).ok()?;
+                if (text.len() as u64) > config.max_file_kib * 1024
+                    || !finders.iter().any(|f| f.find(&text).is_some())
+                {
+                    return None;
+                }
+                Some(Project::defined_in(path, &text, &names, config))
+            })
+            .flatten()
+            .collect();
+        Project { helpers }
+    }
+
+    fn defined_in(path: &Path, text: &[u8], names: &[String], config: &Config) -> Vec<Defined> {
+        let tree = crate::source::parse_tree(text);
+        let mut out = Vec::new();
+        for function in definitions(tree.root_node()) {
+            let Some(name) = function.field(FIELDS.name) else {
+                continue;
+            };
+            let name = String::from_utf8_lossy(crate::syntax::text(name, text)).into_owned();
+            if names.contains(&name) {
+                out.push(Defined {
+                    path: path.to_path_buf(),
+                    summary: summarize(function, text, config),
+                    name,
+                });
+            }
+        }
+        out
+    }
+
+    /// The summary of the helper `name` that a call in `from` reaches:
+    /// through `module` (the dotted or relative module it is imported
+    /// from) when known, else any helper of that name; `None` when there
+    /// is none, or the candidates disagree.
+    pub fn lookup(&self, name: &str, module: Option<&str>, from: &Path) -> Option<Summary> {
+        let mut found: Option<Summary> = None;
+        for d in self.helpers.iter().filter(|d| d.name == name) {
+            if module.is_some_and(|m| !module_is(m, &d.path, from)) {
+                continue;
+            }
+            match found {
+                Some(s) if s != d.summary => return None,
+                _ => found = Some(d.summary),
+            }
+        }
+        found
+    }
+}
+
+/// The module-level functions and the methods of module-level classes.
+pub fn definitions(root: Node) -> Vec<Node> {
+    fn unwrap(s: Node) -> Option<Node> {
+        match s.kind_name() {
+            "decorated_definition" => s.field(FIELDS.definition),
+            _ => Some(s),
+        }
+    }
+    let mut out = Vec::new();
+    for stmt in syntax::statements(root).into_iter().filter_map(unwrap) {
+        match stmt.kind_name() {
+            "function_definition" => out.push(stmt),
+            "class_definition" => {
+                if let Some(body) = stmt.field(FIELDS.body) {
+                    out.extend(
+                        syntax::statements(body)
+                            .into_iter()
+                            .filter_map(unwrap)
+                            .filter(|s| s.kind_name() == "function_definition"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether `path` is the file of `module` as imported from the file
+/// `from`: `a.b` is `.../a/b.py` or `.../a/b/__init__.py`; `.b`, `..b`
+/// are relative to `from`'s folder.
+fn module_is(module: &str, path: &Path, from: &Path) -> bool {
+    let dots = module.len() - module.trim_start_matches('.').len();
+    let parts: Vec<&str> = module[dots..]
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let stem = path.with_extension("");
+    let stem = if stem.file_name().is_some_and(|n| n == "__init__") {
+        stem.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        stem
+    };
+    if dots > 0 {
+        let mut base = from.parent().map(Path::to_path_buf).unwrap_or_default();
+        for _ in 1..dots {
+            base = base.parent().map(Path::to_path_buf).unwrap_or_default();
+        }
+        return parts.iter().fold(base, |p, part| p.join(part)) == stem;
+    }
+    let components: Vec<String> = stem
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    components.len() >= parts.len()
+        && components[components.len() - parts.len()..]
+            .iter()
+            .zip(&parts)
+            .all(|(c, p)| c == p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary_of(src: &str) -> Summary {
+        let tree = crate::source::parse_tree(src.as_bytes());
+        let function = definitions(tree.root_node())[0];
+        summarize(function, src.as_bytes(), &Config::default())
+    }
+
+    #[test]
+    fn helpers_are_summarised_by_shape() {
+        let summary = |form, owner| Summary { form, owner };
+        assert_eq!(
+            summary_of("def get_db_connection():\n    return connect(use_pool=True)\n"),
+            summary(Form::Attribute, Owner::Caller)
+        );
+        assert_eq!(
+            summary_of("def get_db_connection():\n    c = sqlite3.connect(P)\n    return c\n"),
+            summary(Form::Registry, Owner::Caller)
+        );
+        assert_eq!(
+            summary_of(
+                "def get_db_connection():\n    if 'db' not in g:\n        g.db = sqlite3.connect(P)\n    return g.db\n"
+            ),
+            summary(Form::Registry, Owner::Cache)
+        );
+        assert_eq!(
+            summary_of(
+                "def get_db_connection():\n    db = getattr(g, '_db', None)\n    if db is None:\n        db = g._db = connect()\n    return db\n"
+            ),
+            summary(Form::Attribute, Owner::Cache)
+        );
+        assert_eq!(
+            summary_of(
+                "def get_db_connection():\n    global _c\n    if _c is None:\n        _c = connect()\n    return _c\n"
+            ),
+            summary(Form::Attribute, Owner::Cache)
+        );
+        assert_eq!(
+            summary_of("@lru_cache(maxsize=1)\ndef get_db_connection():\n    return connect()\n"),
+            summary(Form::Attribute, Owner::Cache)
+        );
+        assert_eq!(
+            summary_of(
+                "@contextmanager\ndef get_db_connection():\n    c = psycopg2.connect(D)\n    try:\n        yield c\n    finally:\n        c.close()\n"
+            ),
+            summary(Form::Registry, Owner::Helper)
+        );
+        // A helper that only sets an attribute of its own connection is
+        // not a cache.
+        assert_eq!(
+            summary_of(
+                "def get_db_connection():\n    c = connect()\n    c.row_factory = make_row()\n    return c\n"
+            ),
+            summary(Form::Attribute, Owner::Caller)
+        );
+    }
+
+    #[test]
+    fn modules_resolve_to_files_absolute_and_relative() {
+        let from = Path::new("app/routes/users.py");
+        assert!(module_is("app.db", Path::new("app/db.py"), from));
+        assert!(module_is("db", Path::new("app/db/__init__.py"), from));
+        assert!(module_is(
+            ".helpers",
+            Path::new("app/routes/helpers.py"),
+            from
+        ));
+        assert!(module_is("..db", Path::new("app/db.py"), from));
+        assert!(!module_is("app.db", Path::new("app/other.py"), from));
+        assert!(!module_is(".db", Path::new("app/db.py"), from));
+    }
+}
