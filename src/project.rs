@@ -185,10 +185,30 @@ struct Defined {
     summary: Summary,
 }
 
-/// The helpers defined in the files of a run.
+/// The helpers defined in the files of a run, and the functions of those
+/// files that close a parameter (`def release_db_connection(conn):
+/// conn.close()`).
 #[derive(Debug, Default)]
 pub struct Project {
     helpers: Vec<Defined>,
+    closers: Vec<(PathBuf, String, usize)>,
+}
+
+/// The position of the parameter that the function `def` closes as one of
+/// its top-level statements (`c.close()`), if any.
+pub fn closes_parameter(def: Node, src: &[u8]) -> Option<usize> {
+    let parameters = def.field(FIELDS.parameters)?;
+    let body = def.field(FIELDS.body)?;
+    let mut cursor = parameters.walk();
+    let params: Vec<&[u8]> = parameters
+        .named_children(&mut cursor)
+        .map(|p| text(p, src))
+        .collect();
+    let closed = syntax::statements(body).into_iter().find_map(|s| {
+        let call = syntax::statement_call(s)?;
+        syntax::method_call_on_name(call, "close", src)
+    })?;
+    params.iter().position(|p| *p == closed)
 }
 
 impl Project {
@@ -200,7 +220,7 @@ impl Project {
             .iter()
             .map(|n| memchr::memmem::Finder::new(n.as_bytes()))
             .collect();
-        let helpers = paths
+        let found: Vec<Project> = paths
             .par_iter()
             .filter_map(|path| {
                 let text = std::fs::read(path).ok()?;
@@ -211,15 +231,34 @@ impl Project {
                 }
                 Some(Project::defined_in(path, &text, &names, config))
             })
-            .flatten()
             .collect();
-        Project { helpers }
+        let mut project = Project::default();
+        for p in found {
+            project.helpers.extend(p.helpers);
+            project.closers.extend(p.closers);
+        }
+        project
     }
 
-    fn defined_in(path: &Path, text: &[u8], names: &[String], config: &Config) -> Vec<Defined> {
+    fn defined_in(path: &Path, text: &[u8], names: &[String], config: &Config) -> Project {
         let tree = crate::source::parse_tree(text);
+        let root = tree.root_node();
         let mut out = Vec::new();
-        for function in definitions(tree.root_node()) {
+        let mut closers = Vec::new();
+        for stmt in syntax::statements(root) {
+            let def = match stmt.kind_name() {
+                "decorated_definition" => stmt.field(FIELDS.definition),
+                "function_definition" => Some(stmt),
+                _ => None,
+            };
+            if let Some((def, name)) = def.and_then(|d| Some((d, d.field(FIELDS.name)?)))
+                && let Some(at) = closes_parameter(def, text)
+            {
+                let name = String::from_utf8_lossy(crate::syntax::text(name, text)).into_owned();
+                closers.push((path.to_path_buf(), name, at));
+            }
+        }
+        for function in definitions(root) {
             let Some(name) = function.field(FIELDS.name) else {
                 continue;
             };
@@ -232,7 +271,24 @@ impl Project {
                 });
             }
         }
-        out
+        Project {
+            helpers: out,
+            closers,
+        }
+    }
+
+    /// Whether any file of the run closes a parameter in a function.
+    pub fn has_closers(&self) -> bool {
+        !self.closers.is_empty()
+    }
+
+    /// The parameter that the function `name` of `module` (imported from
+    /// `from`) closes.
+    pub fn closer(&self, name: &str, module: &str, from: &Path) -> Option<usize> {
+        self.closers
+            .iter()
+            .find(|(path, n, _)| n == name && module_is(module, path, from))
+            .map(|(_, _, at)| *at)
     }
 
     /// The summary of the helper `name` that a call in `from` reaches:

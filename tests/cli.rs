@@ -1133,7 +1133,13 @@ fn callers_in_other_files_follow_their_helpers_through_imports() {
                          def count():\n    conn = get_db_connection()\n    return conn.execute(\"q\").fetchone()\n";
     let raw_caller = "from app import raw\n\n\n\
                       def count():\n    conn = raw.get_db_connection()\n    try:\n        return conn.cursor().fetchone()\n    finally:\n        conn.close()\n";
+    let pooled = "def get_db_connection():\n    return POOL.getconn()\n\n\n\
+                  def close_connection(conn):\n    conn.close()\n";
+    let pooled_caller = "from app.pooled import close_connection\nfrom app.pooled import get_db_connection as gdc\n\n\n\
+                         def count():\n    conn = gdc()\n    try:\n        return conn.cursor().fetchone()\n    finally:\n        close_connection(conn)\n";
     let dir = tree(&[
+        ("app/pooled.py", pooled.as_bytes()),
+        ("app/pooled_caller.py", pooled_caller.as_bytes()),
         ("app/db.py", db.as_bytes()),
         ("app/raw.py", raw.as_bytes()),
         ("app/cached_caller.py", cached_caller.as_bytes()),
@@ -1157,6 +1163,18 @@ fn callers_in_other_files_follow_their_helpers_through_imports() {
          \x20       conn.close()\n"
     );
     assert_eq!(read(dir.path(), "app/cached_caller.py"), cached_caller);
+    // A function of another module that closes its parameter, imported:
+    // the release goes before the call, through the alias too.
+    assert_eq!(
+        read(dir.path(), "app/pooled_caller.py"),
+        "from app.pooled import close_connection\nfrom app.pooled import get_db_connection as gdc\n\n\n\
+         def count():\n    conn = gdc()\n    try:\n        return conn.cursor().fetchone()\n    finally:\n\
+         \x20       # Release tracking before closing connection\n\
+         \x20       import src.utils.connection_tracker as connection_tracker\n\
+         \x20       if (tracking := connection_tracker.__dict__.get(\"tracked_connections\", {}).pop(id(conn), None)):\n\
+         \x20           connection_tracker.track_connection_released(*tracking)\n\
+         \x20       close_connection(conn)\n"
+    );
     assert!(read(dir.path(), "app/db.py").contains(
         "        g.db = sqlite3.connect(PATH)\n        # Track this connection acquisition (in the tracker, keyed by the connection: it takes no attributes)\n"
     ));

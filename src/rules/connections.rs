@@ -119,6 +119,23 @@ impl<'t> Helpers<'t> {
                 syntax::Step::Into
             });
         }
+        // `from db import get_db_connection as gdc`.
+        let last = crate::rules::last_parts(names);
+        for stmt in syntax::statements(root) {
+            if stmt.kind_name() != "import_from_statement" {
+                continue;
+            }
+            let mut cursor = stmt.walk();
+            for n in stmt.children_by_field_id(FIELDS.name, &mut cursor) {
+                let (Some(name), Some(alias)) = (n.field(FIELDS.name), n.field(FIELDS.alias))
+                else {
+                    continue;
+                };
+                if last.iter().any(|l| l.as_bytes() == text(name, src)) {
+                    aliases.push(text(alias, src).to_vec());
+                }
+            }
+        }
         aliases.sort();
         aliases.dedup();
         Helpers {

@@ -253,6 +253,19 @@ impl<'t> Context<'t> {
         })
     }
 
+    /// Where the run's helpers keep the tracking, if the run has helpers
+    /// and they agree: this file's, else the run's of the first name.
+    pub fn run_form(&self) -> Option<crate::project::Form> {
+        if let Some((_, _, summary)) = self.local_helpers().first() {
+            return Some(summary.form);
+        }
+        let names = last_parts(&self.config.helpers);
+        let name = names.first()?;
+        self.project
+            .lookup(name, None, &self.file.path)
+            .map(|s| s.form)
+    }
+
     /// What the helper that `call` calls hands out: a helper of this file,
     /// else the one its import names, else any of the run's helpers of
     /// that name, else the configured default.

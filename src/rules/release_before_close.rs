@@ -58,7 +58,9 @@ impl Rule for ReleaseBeforeClose {
     }
 
     fn needles(&self) -> Vec<String> {
-        self.config.helpers.clone()
+        let mut needles = self.config.helpers.clone();
+        needles.push("putconn".into());
+        needles
     }
 
     fn check(&self, cx: &Context) -> Vec<Diagnostic> {
@@ -173,6 +175,17 @@ impl Rule for ReleaseBeforeClose {
             }
         }
         out.extend(self.closed_by_closing(cx));
+        for (stmt, name) in given_back(cx) {
+            let released = syntax::prev_statement(stmt).is_some_and(|p| {
+                templates::is_release_block(p, name, src)
+                    || templates::is_registry_release(p, name, src)
+            });
+            let form = cx.run_form();
+            if let Some(form) = form.filter(|_| !released && !targets.iter().any(|t| t.0 == stmt)) {
+                let scope = syntax::enclosing_scope(stmt);
+                targets.push((stmt, name, self.block(cx, scope, form)));
+            }
+        }
         for (stmt, name, form) in callee_closes {
             let released = syntax::prev_statement(stmt).is_some_and(|p| {
                 templates::is_release_block(p, name, src)
@@ -208,7 +221,7 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8], Form)> {
     let src = cx.src();
     let root = cx.file.tree.root_node();
     // The file's module-level functions that close a parameter: name and
-    // the parameter's position.
+    // the parameter's position; and the run's, where this file imports them.
     let closers: Vec<(&[u8], usize)> = syntax::statements(root)
         .into_iter()
         .filter_map(|s| match s.kind_name() {
@@ -218,22 +231,16 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8], Form)> {
         })
         .filter_map(|def| {
             let name = text(def.field(FIELDS.name)?, src);
-            let parameters = def.field(FIELDS.parameters)?;
-            let body = def.field(FIELDS.body)?;
-            let mut cursor = parameters.walk();
-            let params: Vec<&[u8]> = parameters
-                .named_children(&mut cursor)
-                .map(|p| text(p, src))
-                .collect();
-            let closed = syntax::statements(body).into_iter().find_map(|s| {
-                let call = syntax::statement_call(s)?;
-                syntax::method_call_on_name(call, "close", src)
-            })?;
-            let at = params.iter().position(|p| *p == closed)?;
-            Some((name, at))
+            Some((name, crate::project::closes_parameter(def, src)?))
         })
         .collect();
-    if closers.is_empty() {
+    let imported = |callee: &[u8]| -> Option<usize> {
+        let module = syntax::imported_from(root, callee, src)?;
+        let name = callee.rsplit(|b| *b == b'.').next().unwrap_or(callee);
+        cx.project
+            .closer(&String::from_utf8_lossy(name), &module, &cx.file.path)
+    };
+    if closers.is_empty() && !cx.project.has_closers() {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -275,7 +282,7 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8], Form)> {
             };
             let Some(callee) = call
                 .field(FIELDS.function)
-                .filter(|f| f.kind_name() == "identifier")
+                .filter(|f| matches!(f.kind_name(), "identifier" | "attribute"))
             else {
                 continue;
             };
@@ -286,9 +293,12 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8], Form)> {
             let position = arguments
                 .named_children(&mut cursor)
                 .position(|n| n == r.ident);
-            let closes = closers
+            let local = closers
                 .iter()
-                .any(|(name, at)| *name == text(callee, src) && position == Some(*at));
+                .find(|(name, _)| *name == text(callee, src))
+                .map(|(_, at)| *at);
+            let closes =
+                position.is_some() && local.or_else(|| imported(text(callee, src))) == position;
             let stmt = r.statement;
             let form = cx
                 .helpers()
@@ -301,6 +311,46 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8], Form)> {
             }
         }
     }
+    out
+}
+
+/// Statements `pool.putconn(name, ...)`: the connection goes back to the
+/// pool there, so its tracking is released first (in a release function
+/// of the code's own, `def release_db_connection(conn):
+/// pool.putconn(conn)`, that is once for every caller). A connection never
+/// tracked releases nothing: the block is guarded.
+fn given_back<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8])> {
+    let src = cx.src();
+    let mut out = Vec::new();
+    syntax::identifiers(
+        cx.file.tree.root_node(),
+        b"putconn",
+        src,
+        0,
+        |ident, path| {
+            let n = path.len();
+            let (Some(attribute), Some(call), Some(stmt)) = (
+                n.checked_sub(1).map(|i| path[i]),
+                n.checked_sub(2).map(|i| path[i]),
+                n.checked_sub(3).map(|i| path[i]),
+            ) else {
+                return syntax::Step::Into;
+            };
+            let first = call
+                .field(FIELDS.arguments)
+                .and_then(|a| a.named_child(0))
+                .filter(|f| f.kind_name() == "identifier");
+            if attribute.kind_name() == "attribute"
+                && attribute.field(FIELDS.attribute) == Some(ident)
+                && stmt.kind_name() == "expression_statement"
+                && syntax::statement_call(stmt) == Some(call)
+                && let Some(first) = first
+            {
+                out.push((stmt, text(first, src)));
+            }
+            syntax::Step::Into
+        },
+    );
     out
 }
 

@@ -37,26 +37,11 @@ impl WithDoesNotClose {
     fn helper_kind(&self, file: &SourceFile, name: &[u8]) -> HelperKind {
         let src = file.text.as_slice();
         let mut found = None;
-        let mut managed = false;
         syntax::walk_scope(file.tree.root_node(), true, |n| {
             if n.kind_name() == "function_definition"
                 && n.field(FIELDS.name).is_some_and(|m| text(m, src) == name)
             {
                 let body = n.field(FIELDS.body);
-                // A generator or `@contextmanager` helper manages the
-                // connection itself: `with` is its right use.
-                let mut generator = false;
-                if let Some(b) = body {
-                    syntax::walk_scope(b, false, |y| generator |= y.kind_name() == "yield");
-                }
-                let decorated = n.parent().is_some_and(|d| {
-                    d.kind_name() == "decorated_definition"
-                        && memchr::memmem::find(text(d, src), b"contextmanager").is_some()
-                });
-                if generator || decorated {
-                    managed = true;
-                    return;
-                }
                 let dbapi = body.is_some_and(|b| {
                     let stmts = statements(b);
                     stmts.iter().any(|s| {
@@ -72,9 +57,8 @@ impl WithDoesNotClose {
                 found = Some(found.unwrap_or(false) || dbapi);
             }
         });
-        match (managed, found) {
-            (true, _) => HelperKind::ContextManager,
-            (false, Some(true)) => HelperKind::DbApi,
+        match found {
+            Some(true) => HelperKind::DbApi,
             _ => HelperKind::Unknown,
         }
     }
@@ -103,10 +87,9 @@ impl WithDoesNotClose {
     }
 }
 
-/// What a helper used in `with` hands out.
+/// What a helper used in `with` hands out (a generator or
+/// `@contextmanager` helper, which closes what it yields, is left before).
 enum HelperKind {
-    /// A generator or `@contextmanager`: it closes what it yields.
-    ContextManager,
     /// A DB-API connection, whose `with` does not close it.
     DbApi,
     /// Not defined in this file, or something else.
@@ -161,9 +144,14 @@ impl Rule for WithDoesNotClose {
                             self.config.dbapi_connects[i]
                         )
                     } else if let Some(i) = calls_one_of(node, &self.config.helpers, src) {
+                        // A generator or `@contextmanager` helper (in this
+                        // file or another) closes what it yields: `with`
+                        // is its right use.
+                        if cx.helper_summary(node).owner == crate::project::Owner::Helper {
+                            return;
+                        }
                         let helper = last_parts(&self.config.helpers).swap_remove(i);
                         match self.helper_kind(file, helper.as_bytes()) {
-                            HelperKind::ContextManager => return,
                             HelperKind::DbApi => format!(
                                 "`{helper}()` returns a DB-API connection, whose `with` ends the \
                                  transaction but does not close it; {CLOSING}"
