@@ -6,8 +6,10 @@ attributes, so that form would raise AttributeError at run time. This script
 shows that, then lets connfix rewrite a module whose helpers return raw
 sqlite3 and psycopg2 connections (and one wrapper class that does take
 attributes) and runs every rewritten function against real connections:
-nothing may raise, raw helpers must be left without the attribute form, and
-the wrapper's tracking must return to zero.
+nothing may raise, raw helpers must get the registry form (the tracking kept
+in the tracker, keyed by the connection) and never the attribute form, a
+connection closed twice is released once, a route whose parameter is named
+`id` still works, and every context's tracking must return to zero.
 
     python driver_safety.py CONNFIX DSN WORKDIR
 """
@@ -109,6 +111,26 @@ with open(module, "w") as f:
             conn = get_wrapped_connection()
             conn.close()
             return 1
+
+
+        def lite_twice():
+            conn = get_db_connection()
+            try:
+                conn.execute("SELECT 1")
+                conn.close()
+                return 1
+            finally:
+                conn.close()
+
+
+        def delete(id):
+            conn = get_pg_connection()
+            try:
+                cur = conn.cursor()
+                cur.execute("SELECT %s", (id,))
+                return cur.fetchone()[0]
+            finally:
+                conn.close()
     '''))
 with open(os.path.join(work, "connfix.toml"), "w") as f:
     f.write('helpers = ["get_db_connection", "get_pg_connection", "get_wrapped_connection"]\n')
@@ -117,24 +139,30 @@ print(run.stdout + run.stderr)
 if run.returncode != 1:
     fail(f"connfix apply exited {run.returncode}, expected 1")
 text = open(module).read()
-for raw in ("get_db_connection", "get_pg_connection"):
-    if f'"drivers.py::{raw}"' in text:
-        fail(f"{raw} returns a raw driver connection but was given the attribute form")
-    if f"untrackable-connection: helper `{raw}`" not in run.stdout:
-        fail(f"no untrackable-connection finding for {raw}")
-if '"drivers.py::get_wrapped_connection"' not in text or text.count("track_connection_released(conn._tracking_context") != 3:
-    fail("the wrapper helper or the three release blocks are missing")
+if text.count("conn._tracking_context = context") != 1:
+    fail("only the wrapper helper may get the attribute form")
+if text.count('.__dict__.setdefault("tracked_connections", {})') != 2:
+    fail("the two raw helpers must get the registry form")
+if text.count("track_connection_released(conn._tracking_context") != 1:
+    fail("the wrapper's close must get the audit's release block")
+if text.count('.__dict__.get("tracked_connections", {}).pop(') != 5:
+    fail("the five closes of raw connections must get the registry's release block")
 
 sys.path.insert(0, work)
 spec = importlib.util.spec_from_file_location("drivers", module)
 drivers = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(drivers)
-for name in ("lite", "pg", "wrapped"):
+for name in ("lite", "pg", "wrapped", "lite_twice"):
     if getattr(drivers, name)() != 1:
         fail(f"{name}() returned the wrong value")
+if drivers.delete(1) != 1:
+    fail("delete(id) returned the wrong value")
 from src.utils import connection_tracker  # noqa: E402
 
-if connection_tracker.ACTIVE != {"drivers.py::get_wrapped_connection": 0}:
+expected = {f"drivers.py::{h}": 0 for h in ("get_db_connection", "get_pg_connection", "get_wrapped_connection")}
+if connection_tracker.ACTIVE != expected:
     fail(f"tracker state after the calls: {connection_tracker.ACTIVE}")
-print("driver safety: raw sqlite3/psycopg2 helpers left without attributes, release blocks guarded by hasattr, "
-      "wrapper tracked and released; every rewritten function ran without error")
+if connection_tracker.__dict__.get("tracked_connections"):
+    fail(f"registry entries left: {connection_tracker.tracked_connections}")
+print("driver safety: raw sqlite3/psycopg2 helpers tracked in the registry, a double close released once, "
+      "`def delete(id)` unharmed, wrapper tracked and released; every context back to 0")

@@ -16,6 +16,11 @@
 #    exactly pool base + long-lived engines, identical responses.  Prints the
 #    table and writes it to target/e2e-table.md.
 # Exits non-zero with "E2E FAIL: ..." lines on any failed check.
+#
+# E2E_AFTER_DIR=folder uses that folder (a copy of examples/app fixed some
+# other way, e.g. by hand) as the "after" copy instead of running connfix on
+# one: connfix diff / apply / idempotence and driver_safety.py are skipped
+# unless CONNFIX is also given; every other check runs.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +28,7 @@ cd "$ROOT"
 APP_SRC="$ROOT/examples/app"
 DRIVER="$ROOT/scripts/e2e_driver.py"
 VENV="$ROOT/target/e2e-venv"
-TABLE="$ROOT/target/e2e-table.md"
+TABLE="${E2E_TABLE:-$ROOT/target/e2e-table.md}"
 ROUNDS="${E2E_ROUNDS:-5}"
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 
@@ -115,7 +120,15 @@ psql -d postgres -c "CREATE DATABASE app_after TEMPLATE connfix_template"
 log "databases app_before and app_after created from examples/app/schema.sql"
 
 # ------------------------------------------------------------- 2. connfix
-if [[ -n "${CONNFIX:-}" ]]; then
+AFTER_DIR="${E2E_AFTER_DIR:-}"
+if [[ -n "$AFTER_DIR" ]]; then
+    [[ -d "$AFTER_DIR/src" ]] || fail "E2E_AFTER_DIR=$AFTER_DIR holds no src/"
+    AFTER_DIR=$(cd "$AFTER_DIR" && pwd)
+fi
+if [[ -n "$AFTER_DIR" && -z "${CONNFIX:-}" ]]; then
+    CONNFIX=""
+    log "E2E_AFTER_DIR=$AFTER_DIR: no connfix run (set CONNFIX to run its checks too)"
+elif [[ -n "${CONNFIX:-}" ]]; then
     [[ -x "$CONNFIX" ]] || fail "CONNFIX=$CONNFIX is not an executable"
     CONNFIX=$(cd "$(dirname "$CONNFIX")" && pwd)/$(basename "$CONNFIX")
 else
@@ -124,12 +137,12 @@ else
     CONNFIX="$ROOT/target/release/connfix"
     [[ -x "$CONNFIX" ]] || fail "cargo build did not produce $CONNFIX"
 fi
-log "connfix: $CONNFIX"
+[[ -z "$CONNFIX" ]] || log "connfix: $CONNFIX"
 
 # ------------------------------------------------------------- 3. before
 BEFORE="$WORK/before" AFTER="$WORK/after"
 cp -a "$APP_SRC" "$BEFORE"
-cp -a "$APP_SRC" "$AFTER"
+cp -a "${AFTER_DIR:-$APP_SRC}" "$AFTER"
 find "$BEFORE" "$AFTER" -name __pycache__ -prune -exec rm -rf {} +
 log "run BEFORE connfix ($ROUNDS rounds)"
 DATABASE_URL="postgresql://postgres@127.0.0.1:$PORT/app_before" \
@@ -137,19 +150,23 @@ DATABASE_URL="postgresql://postgres@127.0.0.1:$PORT/app_before" \
     || fail "the run before connfix failed (see [e2e-driver] lines above)"
 
 # ------------------------------------------------------------- 4. after
-log "connfix diff $AFTER/src (written to target/e2e-connfix.diff)"
-rc=0
-"$CONNFIX" diff --config "$AFTER/connfix.toml" "$AFTER/src" >"$ROOT/target/e2e-connfix.diff" || rc=$?
-[[ $rc -le 1 ]] || fail "connfix diff exited $rc"
-cmp -s <(cd "$APP_SRC" && find src -type f -name '*.py' -exec sha256sum {} + | sort) \
-       <(cd "$AFTER" && find src -type f -name '*.py' -exec sha256sum {} + | sort) \
-    || fail "connfix diff changed files"
-echo "$(wc -l <"$ROOT/target/e2e-connfix.diff") diff lines"
+if [[ -n "$AFTER_DIR" ]]; then
+    log "after copy taken from E2E_AFTER_DIR=$AFTER_DIR (not rewritten by connfix)"
+else
+    log "connfix diff $AFTER/src (written to target/e2e-connfix.diff)"
+    rc=0
+    "$CONNFIX" diff --config "$AFTER/connfix.toml" "$AFTER/src" >"$ROOT/target/e2e-connfix.diff" || rc=$?
+    [[ $rc -le 1 ]] || fail "connfix diff exited $rc"
+    cmp -s <(cd "$APP_SRC" && find src -type f -name '*.py' -exec sha256sum {} + | sort) \
+           <(cd "$AFTER" && find src -type f -name '*.py' -exec sha256sum {} + | sort) \
+        || fail "connfix diff changed files"
+    echo "$(wc -l <"$ROOT/target/e2e-connfix.diff") diff lines"
 
-log "connfix apply $AFTER/src (expect exit 1: changed)"
-rc=0
-"$CONNFIX" apply --config "$AFTER/connfix.toml" "$AFTER/src" || rc=$?
-[[ $rc -eq 1 ]] || fail "first connfix apply exited $rc, expected 1 (files changed)"
+    log "connfix apply $AFTER/src (expect exit 1: changed)"
+    rc=0
+    "$CONNFIX" apply --config "$AFTER/connfix.toml" "$AFTER/src" || rc=$?
+    [[ $rc -eq 1 ]] || fail "first connfix apply exited $rc, expected 1 (files changed)"
+fi
 
 log "checks on the rewritten files"
 find "$AFTER/src" -name '*.py' -print0 | sort -z | xargs -0 "$PY" -m py_compile \
@@ -166,7 +183,7 @@ done
 declare -A RELEASES=(
     [branding.py]=3 [public_leaderboard.py]=2 [multitenant_routing.py]=2 [theme_customization.py]=2
     [sportsbook_registration.py]=3 [json_sports.py]=3 [comprehensive_admin.py]=4 [superadmin.py]=2
-    [rich_admin_interface.py]=3
+    [rich_admin_interface.py]=3 [raw_reports.py]=4 [notes.py]=1
 )
 for f in "${!RELEASES[@]}"; do
     n=$(grep -c '# Release tracking before closing connection' "$AFTER/src/routes/$f" || true)
@@ -219,10 +236,12 @@ if bad:
     sys.exit("changed: " + ", ".join(bad))
 EOF
 
-log "connfix apply again (expect exit 0: nothing left to change)"
-rc=0
-"$CONNFIX" apply --config "$AFTER/connfix.toml" "$AFTER/src" || rc=$?
-[[ $rc -eq 0 ]] || fail "second connfix apply exited $rc, expected 0 (nothing to change)"
+if [[ -n "$CONNFIX" ]]; then
+    log "connfix apply again (expect exit 0: nothing left to change)"
+    rc=0
+    "$CONNFIX" apply --config "$AFTER/connfix.toml" "$AFTER/src" || rc=$?
+    [[ $rc -eq 0 ]] || fail "second connfix apply exited $rc, expected 0 (nothing to change)"
+fi
 
 log "run AFTER connfix ($ROUNDS rounds)"
 DATABASE_URL="postgresql://postgres@127.0.0.1:$PORT/app_after" \
@@ -233,8 +252,10 @@ DATABASE_URL="postgresql://postgres@127.0.0.1:$PORT/app_after" \
 log "before/after (also in target/e2e-table.md)"
 "$PY" "$DRIVER" report --before "$WORK/before.json" --after "$WORK/after.json" --table "$TABLE" \
     || fail "before/after checks failed (see E2E FAIL lines above)"
-log "driver safety: connfix's edits on raw sqlite3 and psycopg2 connections"
-mkdir -p "$WORK/drivers"
-"$PY" "$ROOT/scripts/driver_safety.py" "$CONNFIX" "postgresql://postgres@127.0.0.1:$PORT/app_after" "$WORK/drivers" \
-    || fail "driver safety failed (see DRIVER SAFETY FAIL above)"
+if [[ -n "$CONNFIX" ]]; then
+    log "driver safety: connfix's edits on raw sqlite3 and psycopg2 connections"
+    mkdir -p "$WORK/drivers"
+    "$PY" "$ROOT/scripts/driver_safety.py" "$CONNFIX" "postgresql://postgres@127.0.0.1:$PORT/app_after" "$WORK/drivers" \
+        || fail "driver safety failed (see DRIVER SAFETY FAIL above)"
+fi
 log "E2E PASSED"

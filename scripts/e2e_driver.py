@@ -7,7 +7,13 @@ Two sub-commands, both used by scripts/e2e-postgres.sh:
           test client in rounds, and after each round record the connection
           tracker's "Active Now" total (GET /health/dashboard) and the number of
           server connections to the database (pg_stat_activity, read over a
-          separate connection that is not counted).  Writes a JSON file.
+          separate connection that is not counted).  After every request it
+          also compares the tracker with the truth for the helpers that return
+          raw driver connections: the open sqlite3 / raw psycopg2 connection
+          objects in this process (found with gc) against "Active Now" of
+          notes.py / raw_reports.py; and around the raw_reports.py requests
+          it checks the server's connection count comes back to where it
+          was.  Writes a JSON file.
 
   report  Compare the JSON of the run before connfix with the one after it,
           print the before/after table, write it as Markdown, and exit 1 with a
@@ -32,6 +38,19 @@ import time
 #                engine cached by health.reporting_engine().
 POOL_BASE = 3
 LONG_LIVED = 2
+
+# Helpers that return raw DB-API connections (no attributes can be hung on
+# them), with the tracker context connfix gives them and the path prefix of
+# their routes.  Every request under the prefix takes exactly one connection.
+RAW_CONTEXTS = {
+    "/api/reports/": "raw_reports.py::get_db_connection",  # psycopg2.connect(), closed by the callers
+    "/api/notes/": "notes.py::get_db_connection",  # sqlite3.connect() cached on flask.g, closed at teardown
+}
+RAW_PG, NOTES = RAW_CONTEXTS.values()
+
+
+def raw_context(path):
+    return next((ctx for prefix, ctx in RAW_CONTEXTS.items() if path.startswith(prefix)), None)
 
 
 def log(msg):
@@ -78,6 +97,19 @@ def round_requests(rnd, rep):
     add("GET", "/api/register/export.csv", 200)
     add("GET", "/api/register/1", 200)
     add("GET", "/api/register/999999", 500)
+    # raw_reports.py: raw psycopg2 connections (no pool, no tracking before the fix), closed in
+    # `finally:`, on an early return and at the end, and by release_db_connection(conn).
+    # Keep these requests together: the server's connection count is read around them.
+    add("GET", "/api/reports/tenants", 200)
+    add("GET", "/api/reports/tenants/acme/registrations", 200)
+    add("GET", "/api/reports/tenants/nope/registrations", 404)
+    add("GET", "/api/reports/sports", 200)
+    # notes.py: sqlite3 connection cached on flask.g, closed by the teardown_appcontext function
+    # (also when the route raises).
+    add("POST", "/api/notes/acme", 201, {"body": f"note {tag}"})
+    add("POST", "/api/notes/acme", 400, {"body": "  "})
+    add("GET", "/api/notes/acme", 200)
+    add("GET", "/api/notes/zenith", 200)
     # json_sports.py: direct `return connect(...)`, sqlite scratch connection.
     add("GET", "/api/sports", 200)
     add("GET", "/api/sports/1/events", 200)
@@ -143,13 +175,56 @@ class Meter:
         self.conn.close()
 
 
+def open_raw_connections(exclude_ids):
+    """The truth for the raw-driver helpers: (open sqlite3 connections, open
+    psycopg2 connections that belong to no pool) among this process's objects.
+
+    A sqlite3.Connection is open while reading `total_changes` does not raise
+    ProgrammingError.  A psycopg2 connection is open while `closed == 0`; those
+    held by the psycopg2 pool, by a SQLAlchemy engine's pool or by the meter
+    (exclude_ids) are not raw ones.
+    """
+    import gc
+    import sqlite3
+
+    import psycopg2.extensions
+
+    from sqlalchemy.pool import ConnectionPoolEntry
+
+    sqlite_open, pg = 0, []
+    in_sqlalchemy = set()
+    for o in gc.get_objects():
+        if isinstance(o, sqlite3.Connection):
+            try:
+                o.total_changes
+            except sqlite3.ProgrammingError:
+                continue
+            sqlite_open += 1
+        elif isinstance(o, psycopg2.extensions.connection):
+            if not o.closed:
+                pg.append(o)
+        elif isinstance(o, ConnectionPoolEntry):
+            dbapi = getattr(o, "dbapi_connection", None)
+            if dbapi is not None:
+                in_sqlalchemy.add(id(dbapi))
+    pg_open = sum(1 for c in pg if id(c) not in exclude_ids and id(c) not in in_sqlalchemy)
+    return sqlite_open, pg_open
+
+
 def cmd_run(args):
     app_dir = os.path.abspath(args.app)
     os.chdir(app_dir)
     sys.path.insert(0, app_dir)
     sys.dont_write_bytecode = True
+    # notes.py's SQLite file: a fresh one per run, so both runs start from the same state.
+    notes_db = os.path.splitext(os.path.abspath(args.out))[0] + "-notes.sqlite3"
+    for leftover in (notes_db, notes_db + "-journal"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    os.environ["NOTES_DB_PATH"] = notes_db
 
     meter = Meter(os.environ["DATABASE_URL"])
+    from src import db_compat
     from src.db_compat import pool_status
     from src.main import create_app
 
@@ -167,6 +242,27 @@ def cmd_run(args):
     responses = []
     failures = []
     endpoints_hit = set()
+    requests_by_context = {ctx: 0 for ctx in RAW_CONTEXTS.values()}
+    truth_checks = truth_mismatches = 0
+    mismatches = []  # (request number, request, context, open objects, tracker Active Now)
+    group_deltas = []  # server connections after the raw_reports.py requests minus before them
+
+    def not_raw_ids():
+        pool = db_compat._pool
+        ids = {id(meter.conn)}
+        if pool is not None:
+            ids |= {id(c) for c in pool._pool} | set(pool._rused)
+        return ids
+
+    def check_truth(n, request):
+        nonlocal truth_checks, truth_mismatches
+        sqlite_open, pg_open = open_raw_connections(not_raw_ids())
+        active = dashboard()["active_now"]
+        truth_checks += 1
+        for ctx, actual in ((NOTES, sqlite_open), (RAW_PG, pg_open)):
+            if actual != active.get(ctx, 0):
+                truth_mismatches += 1
+                mismatches.append((n, request, ctx, actual, active.get(ctx, 0)))
 
     def snapshot(label):
         dash = dashboard()
@@ -178,19 +274,43 @@ def cmd_run(args):
             "pool": pool_status(),
             "total_acquired": dash["total_acquired"],
             "total_released": dash["total_released"],
+            "raw": {
+                ctx: {
+                    "requests": requests_by_context[ctx],
+                    "acquired": dash["acquired"].get(ctx, 0),
+                    "released": dash["released"].get(ctx, 0),
+                    "active_now": dash["active_now"].get(ctx, 0),
+                }
+                for ctx in RAW_CONTEXTS.values()
+            },
+            "truth_checks": truth_checks,
+            "truth_mismatches": truth_mismatches,
+            "raw_pg_group_deltas": list(group_deltas),
         }
         rounds.append(row)
         log(
             f"{args.label}: round {label}: active_now={row['active_now']} "
-            f"server_connections={row['server_connections']} pool={row['pool']}"
+            f"server_connections={row['server_connections']} pool={row['pool']} "
+            f"raw={ {ctx.split('::')[0]: (v['requests'], v['acquired'], v['released']) for ctx, v in row['raw'].items()} } "
+            f"truth_mismatches={truth_mismatches}/{truth_checks} raw_pg_group_deltas={group_deltas}"
         )
 
     snapshot("start")
     started = time.monotonic()
     for rnd in range(1, args.rounds + 1):
         for rep in range(args.repeat):
+            group_start = None
             for method, path, body, expected in round_requests(rnd, rep):
+                ctx = raw_context(path)
+                if ctx == RAW_PG and group_start is None:
+                    group_start = meter.count_settled()
+                elif ctx != RAW_PG and group_start is not None:
+                    group_deltas.append(meter.count_settled() - group_start)
+                    group_start = None
                 resp = client.open(path, method=method, json=body)
+                if ctx is not None:
+                    requests_by_context[ctx] += 1
+                check_truth(len(responses), f"{method} {path}")
                 text = resp.get_data(as_text=True)
                 responses.append(
                     {"request": f"{method} {path}", "json": body, "status": resp.status_code, "body": text}
@@ -210,9 +330,17 @@ def cmd_run(args):
         failures.append(f"routes never exercised: {', '.join(missed)}")
 
     log(f"{args.label}: {len(responses)} requests in {elapsed:.1f}s, {len(failures)} problem(s)")
+    for n, request, ctx, actual, active in mismatches[:10]:
+        log(f"{args.label}: after request #{n} {request}: {actual} open connection(s) of {ctx}, tracker says {active}")
     with open(args.out, "w") as fh:
         json.dump(
-            {"label": args.label, "rounds": rounds, "responses": responses, "failures": failures},
+            {
+                "label": args.label,
+                "rounds": rounds,
+                "responses": responses,
+                "failures": failures,
+                "truth_mismatches": [list(m) for m in mismatches[:50]],
+            },
             fh,
             indent=1,
         )
@@ -232,6 +360,64 @@ def render_table(before, after):
             f"| {b['server_connections']} | {a['server_connections']} |"
         )
     return lines
+
+
+def render_raw_table(before, after):
+    """Tracker against truth for the helpers returning raw driver connections."""
+    lines = [
+        "| round | helper | requests | acquired / released before | acquired / released after "
+        "| Active Now before / after | open objects ≠ tracker (checks) before / after "
+        "| server Δ over raw_reports requests before / after |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for b, a in zip(before["rounds"][1:], after["rounds"][1:]):
+        for ctx in RAW_CONTEXTS.values():
+            rb, ra = b["raw"][ctx], a["raw"][ctx]
+            deltas = (
+                f"{b['raw_pg_group_deltas']} / {a['raw_pg_group_deltas']}" if ctx == RAW_PG else "n/a (sqlite)"
+            )
+            lines.append(
+                f"| {b['round']} | {ctx} | {rb['requests']} | {rb['acquired']} / {rb['released']} "
+                f"| {ra['acquired']} / {ra['released']} | {rb['active_now']} / {ra['active_now']} "
+                f"| {b['truth_mismatches']} ({b['truth_checks']}) / {a['truth_mismatches']} ({a['truth_checks']}) "
+                f"| {deltas} |"
+            )
+    return lines
+
+
+def check_raw(before, after):
+    """Failures of the raw-driver checks (tracker against truth), before and after."""
+    failures = []
+    for phase in (before, after):
+        label = phase["label"]
+        mismatches = phase.get("truth_mismatches", [])
+        for n, request, ctx, actual, active in mismatches[:10]:
+            failures.append(
+                f"{label}: after request #{n} {request}: {actual} open connection(s) of {ctx}, "
+                f"tracker Active Now {active}"
+            )
+        total = phase["rounds"][-1]["truth_mismatches"]
+        if total > 10:
+            failures.append(f"{label}: ... {total} requests after which the tracker differs from the truth in all")
+        for r in phase["rounds"][1:]:
+            if any(r["raw_pg_group_deltas"]):
+                failures.append(
+                    f"{label}: round {r['round']}: the raw_reports.py requests changed the server's "
+                    f"connection count by {r['raw_pg_group_deltas']} (a raw connection left open)"
+                )
+    for r in before["rounds"][1:]:
+        for ctx, c in r["raw"].items():
+            # Nothing is tracked before the fix, so the tracker must show nothing.
+            if c["acquired"] or c["released"]:
+                failures.append(f"before: round {r['round']}: {ctx} tracked {c['acquired']} / {c['released']}")
+    for r in after["rounds"][1:]:
+        for ctx, c in r["raw"].items():
+            if not (c["requests"] > 0 and c["acquired"] == c["released"] == c["requests"]):
+                failures.append(
+                    f"after: round {r['round']}: {ctx}: acquired {c['acquired']}, released {c['released']}, "
+                    f"expected both {c['requests']} (one per request)"
+                )
+    return failures
 
 
 def cmd_report(args):
@@ -272,6 +458,9 @@ def cmd_report(args):
         if r["pool"]["in_use"] != 0:
             failures.append(f"after: round {r['round']}: {r['pool']['in_use']} pooled connections not given back")
 
+    # Helpers returning raw sqlite3 / psycopg2 connections: tracker against the truth.
+    failures += check_raw(before, after)
+
     # Same answers before and after.
     b_resp, a_resp = before["responses"], after["responses"]
     if len(b_resp) != len(a_resp):
@@ -290,6 +479,7 @@ def cmd_report(args):
         failures.append(f"... and {len(diffs) - 5} more differing responses")
 
     table = render_table(before, after)
+    raw_table = render_raw_table(before, after)
     verdict = "PASS" if not failures else "FAIL"
     md = [
         "# connfix end-to-end run (PostgreSQL)",
@@ -303,6 +493,13 @@ def cmd_report(args):
         "",
         *table,
         "",
+        "Helpers that return raw driver connections (no attributes): the tracker's counts for their "
+        "context against the truth. Open objects: sqlite3.Connection / raw psycopg2 connections alive "
+        "and open in the app process (gc), compared with the context's Active Now after every request. "
+        "Server Δ: pg_stat_activity after the raw_reports.py requests of a pass minus before them.",
+        "",
+        *raw_table,
+        "",
         f"Responses compared: {len(a_resp)}, differing: {len(diffs)}.",
         "",
         f"Result: {verdict}",
@@ -312,6 +509,8 @@ def cmd_report(args):
     with open(args.table, "w") as fh:
         fh.write("\n".join(md) + "\n")
     print("\n".join(table))
+    print()
+    print("\n".join(raw_table))
     print(f"responses compared: {len(a_resp)}, differing: {len(diffs)}")
     if failures:
         for f in failures:

@@ -168,6 +168,9 @@ pub struct Settings {
     pub stdin: Option<PathBuf>,
     pub config: Config,
     pub rules: Ruleset,
+    /// Without `--config`: each file takes the nearest configuration above
+    /// it (as ruff does), built with these selections.
+    pub per_file: Option<PerFile>,
     pub unsafe_fixes: bool,
     pub exclude: GlobSet,
     pub color: bool,
@@ -176,6 +179,14 @@ pub struct Settings {
     pub json: bool,
     /// Standard error is a terminal: show progress and the time taken.
     pub terminal: bool,
+}
+
+/// What a run needs to build the rules of another configuration file.
+pub struct PerFile {
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
+    /// The configuration file found from the working folder, if any.
+    pub found: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -236,8 +247,13 @@ impl Cli {
             );
         }
         let cwd = std::env::current_dir()?;
-        let (config, _) = Config::discover(&cwd, options.config.as_deref())?;
+        let (config, found) = Config::discover(&cwd, options.config.as_deref())?;
         let rules = rules::build(&config, &options.select, &options.ignore)?;
+        let per_file = options.config.is_none().then(|| PerFile {
+            select: options.select.clone(),
+            ignore: options.ignore.clone(),
+            found: found.map(|f| cwd.join(f)),
+        });
         let exclude =
             crate::discover::exclusions(&[config.exclude.clone(), options.exclude].concat())?;
         let color = match options.color {
@@ -259,6 +275,7 @@ impl Cli {
             stdin,
             config,
             rules,
+            per_file,
             unsafe_fixes: options.unsafe_fixes,
             exclude,
             color,

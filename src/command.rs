@@ -64,7 +64,7 @@ struct FileReport {
     rejection: Option<Rejection>,
 }
 
-pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
+pub fn execute(mut settings: Settings) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let view = View {
         mode: settings.mode,
@@ -78,33 +78,36 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
     if view.mode == Mode::Apply && !view.stdin && !settings.interactive {
         crate::interrupt::install();
     }
-    let inputs: Vec<Input> = match settings.stdin {
+    let inputs: Vec<Input> = match settings.stdin.clone() {
         Some(name) => vec![Input::Stdin(name)],
         None => discover::files(&settings.paths, &settings.exclude)
             .into_iter()
             .map(Input::Found)
             .collect(),
     };
+    let rules = std::mem::replace(&mut settings.rules, crate::rules::Ruleset::empty());
+    let setups = Setups::new(&settings, rules, &inputs)?;
     let config = &settings.config;
-    // The first pass: what every helper of the run hands out, so that a
-    // caller in one file knows its helper in another.
-    let found: Vec<PathBuf> = inputs
-        .iter()
-        .filter_map(|i| match i {
-            Input::Found(Found::File(path)) => Some(path.clone()),
-            Input::Found(_) => None,
-            Input::Stdin(_) => None,
-        })
-        .collect();
-    let fixer = Fixer::new(settings.rules, settings.unsafe_fixes)?
-        .target(config.target_version)
-        .project(crate::project::Project::scan(&found, config));
+    let process = |fixer: &Fixer,
+                   input: &Input,
+                   view: View,
+                   _: &Config,
+                   decide: Option<&mut dyn FnMut(&Proposal) -> bool>| {
+        let setup = setups.of(input);
+        let fixer = if setup == 0 {
+            fixer
+        } else {
+            &setups.fixers[setup].1
+        };
+        process(fixer, input, view, &setups.fixers[setup].0, decide)
+    };
+    let fixer = &setups.fixers[0].1;
     let threads = rayon::current_num_threads();
     if let Mode::Report { format, fail_on } = view.mode {
         // The report ranks and sums over all files: it keeps their findings
         // (small), not their texts.
         let mut reports: Vec<FileReport> = Vec::new();
-        let work = |input: &Input| process(&fixer, input, view, config, None);
+        let work = |input: &Input| process(fixer, input, view, config, None);
         in_order(&inputs, threads, work, |report| {
             reports.push(report);
             Ok(())
@@ -122,12 +125,12 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
         let mut reviewer = Reviewer::new(view.color);
         let mut decide = |proposal: &Proposal| reviewer.decide(proposal);
         for input in &inputs {
-            printer.emit(process(&fixer, input, view, config, Some(&mut decide)))?;
+            printer.emit(process(fixer, input, view, config, Some(&mut decide)))?;
         }
     } else {
         let progress = Progress::new(inputs.len(), settings.terminal && !settings.quiet, started);
         let work = |input: &Input| {
-            let report = process(&fixer, input, view, config, None);
+            let report = process(fixer, input, view, config, None);
             progress.inc();
             report
         };
@@ -145,6 +148,96 @@ pub fn execute(settings: Settings) -> anyhow::Result<ExitCode> {
         );
     }
     printer.finish(settings.terminal.then(|| started.elapsed()))
+}
+
+/// The configurations of a run and their fixers: the first is the one
+/// found from the working folder (or given with `--config`); without
+/// `--config`, a file under a folder with its own `connfix.toml` or
+/// `pyproject.toml` (`[tool.connfix]`) takes that one, as in ruff, so each
+/// service of a monorepo keeps its own helpers and tracker.
+struct Setups {
+    fixers: Vec<(Config, Fixer)>,
+    /// For each found file, the index of its configuration.
+    by_path: std::collections::HashMap<PathBuf, usize>,
+}
+
+impl Setups {
+    fn new(
+        settings: &Settings,
+        rules: crate::rules::Ruleset,
+        inputs: &[Input],
+    ) -> anyhow::Result<Setups> {
+        let files: Vec<&PathBuf> = inputs
+            .iter()
+            .filter_map(|i| match i {
+                Input::Found(Found::File(path)) => Some(path),
+                _ => None,
+            })
+            .collect();
+        let mut configs: Vec<(Option<PathBuf>, Config, crate::rules::Ruleset)> = vec![(
+            settings.per_file.as_ref().and_then(|p| p.found.clone()),
+            settings.config.clone(),
+            rules,
+        )];
+        let mut by_path = std::collections::HashMap::new();
+        if let Some(per_file) = &settings.per_file {
+            let cwd = std::env::current_dir()?;
+            let mut by_dir: std::collections::HashMap<PathBuf, usize> = Default::default();
+            for path in &files {
+                let dir = cwd.join(path.parent().unwrap_or(Path::new("")));
+                let index = match by_dir.get(&dir) {
+                    Some(i) => *i,
+                    None => {
+                        let nearest = Config::nearest(&dir)?;
+                        let i = match configs.iter().position(|c| c.0 == nearest) {
+                            Some(i) => i,
+                            // No configuration above the file: the run's.
+                            None if nearest.is_none() => 0,
+                            None => {
+                                let path = nearest.clone().expect("checked");
+                                let config = Config::load(&path)?;
+                                let rules = crate::rules::build(
+                                    &config,
+                                    &per_file.select,
+                                    &per_file.ignore,
+                                )?;
+                                configs.push((nearest, config, rules));
+                                configs.len() - 1
+                            }
+                        };
+                        by_dir.insert(dir, i);
+                        i
+                    }
+                };
+                if index != 0 {
+                    by_path.insert((*path).clone(), index);
+                }
+            }
+        }
+        let mut fixers = Vec::new();
+        for (i, (_, config, rules)) in configs.into_iter().enumerate() {
+            // The first pass: what every helper of the run hands out, so
+            // that a caller in one file knows its helper in another.
+            let mine: Vec<PathBuf> = files
+                .iter()
+                .filter(|p| by_path.get(**p).copied().unwrap_or(0) == i)
+                .map(|p| (*p).clone())
+                .collect();
+            let project = crate::project::Project::scan(&mine, &config);
+            let fixer = Fixer::new(rules, settings.unsafe_fixes)?
+                .target(config.target_version)
+                .project(project);
+            fixers.push((config, fixer));
+        }
+        Ok(Setups { fixers, by_path })
+    }
+
+    fn of(&self, input: &Input) -> usize {
+        match input {
+            Input::Found(Found::File(path)) => self.by_path.get(path).copied().unwrap_or(0),
+            _ => 0,
+        }
+    }
 }
 
 /// Whether `module` (dotted) is a file or package in a folder at or above

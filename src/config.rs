@@ -141,6 +141,22 @@ impl Config {
         Ok((Config::default(), None))
     }
 
+    /// The nearest configuration file in `dir` or above it: a
+    /// `connfix.toml`, or a `pyproject.toml` with a `[tool.connfix]` table.
+    pub fn nearest(dir: &Path) -> Result<Option<PathBuf>> {
+        for folder in dir.ancestors() {
+            let own = folder.join("connfix.toml");
+            if own.is_file() {
+                return Ok(Some(own));
+            }
+            let pyproject = folder.join("pyproject.toml");
+            if pyproject.is_file() && Config::table_of(&pyproject)?.is_some() {
+                return Ok(Some(pyproject));
+            }
+        }
+        Ok(None)
+    }
+
     /// Read a `connfix.toml` (top-level keys) or a `pyproject.toml`
     /// (`[tool.connfix]`).
     pub fn load(path: &Path) -> Result<Config> {

@@ -204,9 +204,22 @@ pub fn closes_parameter(def: Node, src: &[u8]) -> Option<usize> {
         .named_children(&mut cursor)
         .map(|p| text(p, src))
         .collect();
-    let closed = syntax::statements(body).into_iter().find_map(|s| {
+    let closes = |s: Node| {
         let call = syntax::statement_call(s)?;
         syntax::method_call_on_name(call, "close", src)
+    };
+    let closed = syntax::statements(body).into_iter().find_map(|s| {
+        // Also under `if c:` or `if c is not None:` (no `else`): the
+        // close of a connection that is there.
+        if s.kind_name() == "if_statement" && s.field(FIELDS.alternative).is_none() {
+            let condition = s.field(FIELDS.condition).map(|c| text(c, src))?;
+            let tested = condition.strip_suffix(b" is not None").unwrap_or(condition);
+            return syntax::statements(s.field(FIELDS.consequence)?)
+                .into_iter()
+                .find_map(closes)
+                .filter(|c| *c == tested);
+        }
+        closes(s)
     })?;
     params.iter().position(|p| *p == closed)
 }

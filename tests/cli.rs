@@ -1186,3 +1186,55 @@ fn callers_in_other_files_follow_their_helpers_through_imports() {
         again.stderr
     );
 }
+
+/// Without `--config`, each file takes the nearest configuration above it,
+/// as ruff does: two services of a monorepo, each with its own helper name
+/// and tracker; a file with none above it takes the working folder's.
+#[test]
+fn each_file_takes_the_nearest_configuration_above_it() {
+    let helper = |name: &str| format!("def {name}():\n    return connect(use_pool=True)\n");
+    let dir = tree(&[
+        (
+            "svc_a/connfix.toml",
+            b"helpers = [\"get_conn\"]\ntracker_module = \"svc_a.tracker\"\n",
+        ),
+        ("svc_a/db.py", helper("get_conn").as_bytes()),
+        (
+            "svc_b/pyproject.toml",
+            b"[tool.connfix]\nhelpers = [\"open_db\"]\n",
+        ),
+        ("svc_b/db.py", helper("open_db").as_bytes()),
+        ("tools/db.py", helper("get_db_connection").as_bytes()),
+    ]);
+    let run = connfix(dir.path(), &["check", "--quiet"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "would fix svc_a/db.py (1 fix)\nwould fix svc_b/db.py (1 fix)\nwould fix tools/db.py (1 fix)\n"
+    );
+    // `--config` applies one file to all.
+    let run = connfix(
+        dir.path(),
+        &["check", "--quiet", "--config", "svc_b/pyproject.toml"],
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (1, "would fix svc_b/db.py (1 fix)\n"),
+        "{}",
+        run.stderr
+    );
+    let run = connfix(dir.path(), &["apply", "--quiet"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        read(dir.path(), "svc_a/db.py")
+            .contains("from svc_a.tracker import track_connection_acquired")
+    );
+    assert!(read(dir.path(), "tools/db.py").contains("from src.utils.connection_tracker import"));
+    let again = connfix(dir.path(), &["apply", "--quiet"]);
+    assert_eq!(
+        (again.code, again.stdout.as_str()),
+        (0, ""),
+        "{}",
+        again.stderr
+    );
+}

@@ -324,6 +324,17 @@ pub struct Ruleset {
     pub config: Config,
 }
 
+impl Ruleset {
+    /// No rules (what is left where a run has taken its rules).
+    pub fn empty() -> Ruleset {
+        Ruleset {
+            rules: Vec::new(),
+            enabled: Vec::new(),
+            config: Config::default(),
+        }
+    }
+}
+
 /// Build the rules that report a selected code (all codes when `select` is
 /// empty), compiling their queries; a query that does not compile is an
 /// error naming its file.

@@ -947,9 +947,9 @@ fn cache_key(target: Node, src: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (whole, key)
 }
 
-/// Whether a call (awaited or not) looks like it makes a connection: its
-/// callee's last part names one (`connect`, `getconn`, `get_connection`,
-/// `acquire`, a pool's): `os.getenv(...)` does not.
+/// Whether a call (awaited or not) may make a connection: anything but a
+/// lookup of a setting (`os.getenv(...)`, `os.environ.get(...)`,
+/// `config.get(...)`), which hands out a string that takes no attributes.
 fn makes_connection(value: Node, src: &[u8]) -> bool {
     let call = match value.kind_name() {
         "await" => match value.named_child(0) {
@@ -962,12 +962,6 @@ fn makes_connection(value: Node, src: &[u8]) -> bool {
         return false;
     };
     let callee = text(callee, src);
-    let last = callee
-        .rsplit(|b| *b == b'.')
-        .next()
-        .unwrap_or(callee)
-        .to_ascii_lowercase();
-    ["conn", "pool", "acquire", "session", "engine", "db"]
-        .iter()
-        .any(|w| memchr::memmem::find(&last, w.as_bytes()).is_some())
+    let last = callee.rsplit(|b| *b == b'.').next().unwrap_or(callee);
+    !(callee.starts_with(b"os.") || matches!(last, b"getenv" | b"get" | b"format" | b"join"))
 }

@@ -17,7 +17,9 @@ def create_app():
     from src.routes.health import health_bp
     from src.routes.json_sports import sports_bp
     from src.routes.multitenant_routing import tenant_bp
+    from src.routes.notes import notes_bp
     from src.routes.public_leaderboard import leaderboard_bp
+    from src.routes.raw_reports import reports_bp
     from src.routes.rich_admin_interface import rich_admin_bp
     from src.routes.sportsbook_registration import registration_bp
     from src.routes.superadmin import superadmin_bp
@@ -32,6 +34,8 @@ def create_app():
         sports_bp,
         tenant_bp,
         leaderboard_bp,
+        notes_bp,
+        reports_bp,
         rich_admin_bp,
         registration_bp,
         superadmin_bp,
@@ -45,6 +49,8 @@ def create_app():
         return jsonify(
             active_now={ctx: c["active_now"] for ctx, c in stats["contexts"].items()},
             active_now_total=stats["active_now_total"],
+            acquired={ctx: c["acquired"] for ctx, c in stats["contexts"].items()},
+            released={ctx: c["released"] for ctx, c in stats["contexts"].items()},
             total_acquired=stats["total_acquired"],
             total_released=stats["total_released"],
         )
