@@ -223,7 +223,7 @@ impl Setups {
                 .filter(|p| by_path.get(**p).copied().unwrap_or(0) == i)
                 .map(|p| (*p).clone())
                 .collect();
-            let project = crate::project::Project::scan(&mine, &config);
+            let project = crate::project::Project::new(mine, &config);
             let fixer = Fixer::new(rules, settings.unsafe_fixes)?
                 .target(config.target_version)
                 .project(project);

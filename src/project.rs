@@ -185,13 +185,24 @@ struct Defined {
     summary: Summary,
 }
 
+/// What the first pass found.
+#[derive(Debug, Default)]
+struct Found {
+    helpers: Vec<Defined>,
+    /// Module-level functions that close a parameter: file, name, the
+    /// parameter's position.
+    closers: Vec<(PathBuf, String, usize)>,
+}
+
 /// The helpers defined in the files of a run, and the functions of those
 /// files that close a parameter (`def release_db_connection(conn):
-/// conn.close()`).
+/// conn.close()`). Found when first asked for: a run whose files each
+/// define the helpers they call never needs it.
 #[derive(Debug, Default)]
 pub struct Project {
-    helpers: Vec<Defined>,
-    closers: Vec<(PathBuf, String, usize)>,
+    paths: Vec<PathBuf>,
+    config: Config,
+    found: std::sync::OnceLock<Found>,
 }
 
 /// The position of the parameter that the function `def` closes as one of
@@ -225,15 +236,32 @@ pub fn closes_parameter(def: Node, src: &[u8]) -> Option<usize> {
 }
 
 impl Project {
-    /// Summarise the helpers defined in `paths` (files), reading only the
-    /// files that hold a helper's name.
-    pub fn scan(paths: &[PathBuf], config: &Config) -> Project {
+    /// The run's files, to be read for helpers when first needed.
+    pub fn new(paths: Vec<PathBuf>, config: &Config) -> Project {
+        Project {
+            paths,
+            config: config.clone(),
+            found: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn found(&self) -> &Found {
+        self.found.get_or_init(|| self.scan())
+    }
+
+    /// Read the files that hold a helper's name, in parallel, parsing only
+    /// the definitions that matter (the helpers, and the module-level
+    /// functions that call `.close()`), each on its own: a file is parsed
+    /// whole only where a definition's lines do not parse alone.
+    fn scan(&self) -> Found {
+        let config = &self.config;
         let names = crate::rules::last_parts(&config.helpers);
         let finders: Vec<memchr::memmem::Finder> = names
             .iter()
             .map(|n| memchr::memmem::Finder::new(n.as_bytes()))
             .collect();
-        let found: Vec<Project> = paths
+        let found: Vec<Found> = self
+            .paths
             .par_iter()
             .filter_map(|path| {
                 let text = std::fs::read(path).ok()?;
@@ -242,66 +270,15 @@ impl Project {
                 {
                     return None;
                 }
-                Some(Project::defined_in(path, &text, &names, config))
+                Some(defined_in(path, &text, &names, config))
             })
             .collect();
-        let mut project = Project::default();
-        for p in found {
-            project.helpers.extend(p.helpers);
-            project.closers.extend(p.closers);
+        let mut all = Found::default();
+        for f in found {
+            all.helpers.extend(f.helpers);
+            all.closers.extend(f.closers);
         }
-        project
-    }
-
-    fn defined_in(path: &Path, text: &[u8], names: &[String], config: &Config) -> Project {
-        let tree = crate::source::parse_tree(text);
-        let root = tree.root_node();
-        let mut out = Vec::new();
-        let mut closers = Vec::new();
-        for stmt in syntax::statements(root) {
-            let def = match stmt.kind_name() {
-                "decorated_definition" => stmt.field(FIELDS.definition),
-                "function_definition" => Some(stmt),
-                _ => None,
-            };
-            if let Some((def, name)) = def.and_then(|d| Some((d, d.field(FIELDS.name)?)))
-                && let Some(at) = closes_parameter(def, text)
-            {
-                let name = String::from_utf8_lossy(crate::syntax::text(name, text)).into_owned();
-                closers.push((path.to_path_buf(), name, at));
-            }
-        }
-        for function in definitions(root) {
-            let Some(name) = function.field(FIELDS.name) else {
-                continue;
-            };
-            let name = String::from_utf8_lossy(crate::syntax::text(name, text)).into_owned();
-            if names.contains(&name) {
-                out.push(Defined {
-                    path: path.to_path_buf(),
-                    summary: summarize(function, text, config),
-                    name,
-                });
-            }
-        }
-        Project {
-            helpers: out,
-            closers,
-        }
-    }
-
-    /// Whether any file of the run closes a parameter in a function.
-    pub fn has_closers(&self) -> bool {
-        !self.closers.is_empty()
-    }
-
-    /// The parameter that the function `name` of `module` (imported from
-    /// `from`) closes.
-    pub fn closer(&self, name: &str, module: &str, from: &Path) -> Option<usize> {
-        self.closers
-            .iter()
-            .find(|(path, n, _)| n == name && module_is(module, path, from))
-            .map(|(_, _, at)| *at)
+        all
     }
 
     /// The summary of the helper `name` that a call in `from` reaches:
@@ -310,7 +287,7 @@ impl Project {
     /// is none, or the candidates disagree.
     pub fn lookup(&self, name: &str, module: Option<&str>, from: &Path) -> Option<Summary> {
         let mut found: Option<Summary> = None;
-        for d in self.helpers.iter().filter(|d| d.name == name) {
+        for d in self.found().helpers.iter().filter(|d| d.name == name) {
             if module.is_some_and(|m| !module_is(m, &d.path, from)) {
                 continue;
             }
@@ -321,6 +298,210 @@ impl Project {
         }
         found
     }
+
+    /// The parameter that the function `name` of `module` (imported from
+    /// `from`) closes.
+    pub fn closer(&self, name: &str, module: &str, from: &Path) -> Option<usize> {
+        self.found()
+            .closers
+            .iter()
+            .find(|(path, n, _)| n == name && module_is(module, path, from))
+            .map(|(_, _, at)| *at)
+    }
+}
+
+/// The helpers and closers of one file.
+fn defined_in(path: &Path, text: &[u8], names: &[String], config: &Config) -> Found {
+    let mut found = Found::default();
+    let mut whole = false;
+    for def in definition_lines(text) {
+        let helper = names.iter().any(|n| n.as_bytes() == def.name);
+        // A module-level function whose text closes one of its parameters
+        // (`conn.close()` for a parameter `conn`): read before parsing, so
+        // the route functions that close their own connections are not
+        // parsed twice.
+        let closer = def.indent == 0 && {
+            let body = &text[def.range.clone()];
+            def.parameters.iter().any(|p| {
+                let close = [*p, b".close()"].concat();
+                memchr::memmem::find(body, &close).is_some()
+            })
+        };
+        if !(helper || closer) {
+            continue;
+        }
+        // The definition alone, moved to the first column.
+        let slice = dedent(&text[def.range.clone()], def.indent);
+        let tree = crate::source::parse_tree(&slice);
+        let root = tree.root_node();
+        let Some(function) = definitions(root)
+            .into_iter()
+            .next()
+            .filter(|_| !root.has_error())
+        else {
+            whole = true;
+            break;
+        };
+        record(&mut found, path, function, &slice, helper, closer, config);
+    }
+    if whole {
+        found = Found::default();
+        let tree = crate::source::parse_tree(text);
+        let root = tree.root_node();
+        let top: Vec<Node> = syntax::statements(root)
+            .into_iter()
+            .filter_map(|s| match s.kind_name() {
+                "decorated_definition" => s.field(FIELDS.definition),
+                _ => Some(s),
+            })
+            .collect();
+        for function in definitions(root) {
+            let Some(name) = function.field(FIELDS.name) else {
+                continue;
+            };
+            let helper = names
+                .iter()
+                .any(|n| n.as_bytes() == syntax::text(name, text));
+            let closer = top.contains(&function);
+            record(&mut found, path, function, text, helper, closer, config);
+        }
+    }
+    found
+}
+
+fn record(
+    found: &mut Found,
+    path: &Path,
+    function: Node,
+    src: &[u8],
+    helper: bool,
+    closer: bool,
+    config: &Config,
+) {
+    let Some(name) = function.field(FIELDS.name) else {
+        return;
+    };
+    let name = String::from_utf8_lossy(syntax::text(name, src)).into_owned();
+    if closer && let Some(at) = closes_parameter(function, src) {
+        found.closers.push((path.to_path_buf(), name.clone(), at));
+    }
+    if helper {
+        found.helpers.push(Defined {
+            path: path.to_path_buf(),
+            summary: summarize(function, src, config),
+            name,
+        });
+    }
+}
+
+/// A `def` found in the text: its name, its indentation, and the bytes of
+/// its decorators, header and body (up to the next line, not blank nor a
+/// comment, indented no deeper than the `def`).
+struct DefinitionLines<'s> {
+    name: &'s [u8],
+    /// The parameters' names, as far as the header's first line shows.
+    parameters: Vec<&'s [u8]>,
+    indent: usize,
+    range: std::ops::Range<usize>,
+}
+
+fn definition_lines(text: &[u8]) -> Vec<DefinitionLines<'_>> {
+    // (start, end without the line break, indentation, content)
+    let mut lines: Vec<(usize, usize, usize)> = Vec::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len())) {
+        if start > text.len() {
+            break;
+        }
+        let line = &text[start..end];
+        let indent = line
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+        lines.push((start, end, indent));
+        start = end + 1;
+    }
+    let content = |i: usize| {
+        let (s, e, indent) = lines[i];
+        &text[s + indent..e]
+    };
+    let mut out = Vec::new();
+    for i in 0..lines.len() {
+        let line = content(i);
+        let after = line
+            .strip_prefix(b"async ")
+            .map(|l| l.trim_ascii_start())
+            .unwrap_or(line);
+        let Some(rest) = after.strip_prefix(b"def") else {
+            continue;
+        };
+        if !rest.first().is_some_and(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let rest = rest.trim_ascii_start();
+        let name_len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b >= 0x80)
+            .count();
+        let indent = lines[i].2;
+        let mut first = i;
+        while first > 0 && lines[first - 1].2 == indent && content(first - 1).starts_with(b"@") {
+            first -= 1;
+        }
+        let mut last = i;
+        for (j, line) in lines.iter().enumerate().skip(i + 1) {
+            let c = content(j);
+            if c.is_empty() || c.starts_with(b"#") || c == b"\r" {
+                continue;
+            }
+            if line.2 <= indent {
+                break;
+            }
+            last = j;
+        }
+        let after_name = &rest[name_len..];
+        let header = after_name
+            .strip_prefix(b"(")
+            .map(|h| &h[..h.iter().position(|b| *b == b')').unwrap_or(h.len())])
+            .unwrap_or_default();
+        let parameters = header
+            .split(|b| *b == b',')
+            .map(|p| {
+                let p = p.trim_ascii_start();
+                let p = &p[p.iter().take_while(|b| **b == b'*').count()..];
+                &p[..p
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b >= 0x80)
+                    .count()]
+            })
+            .filter(|p| !p.is_empty())
+            .collect();
+        out.push(DefinitionLines {
+            name: &rest[..name_len],
+            parameters,
+            indent,
+            range: lines[first].0..lines[last].1,
+        });
+    }
+    out
+}
+
+/// The lines of `text` with up to `indent` leading blanks removed.
+fn dedent(text: &[u8], indent: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        let blanks = line
+            .iter()
+            .take(indent)
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+        out.extend_from_slice(&line[blanks..]);
+    }
+    out.push(b'\n');
+    out
 }
 
 /// The module-level functions and the methods of module-level classes.
@@ -441,6 +622,41 @@ mod tests {
             ),
             summary(Form::Attribute, Owner::Caller)
         );
+    }
+
+    #[test]
+    fn the_first_pass_reads_definitions_alone_and_whole_files_where_it_must() {
+        let config = Config::default();
+        let names = crate::rules::last_parts(&config.helpers);
+        let text = b"import sqlite3\n\n\n@contextmanager\ndef get_db_connection():\n    c = sqlite3.connect(P)\n    try:\n        yield c\n    finally:\n        c.close()\n\n\n\
+def release_db_connection(conn):\n    if conn is not None:\n        conn.close()\n\n\n\
+def route(slug):\n    conn = get_db_connection()\n    conn.close()\n";
+        let found = defined_in(Path::new("db.py"), text, &names, &config);
+        let helpers: Vec<(&str, Summary)> = found
+            .helpers
+            .iter()
+            .map(|d| (d.name.as_str(), d.summary))
+            .collect();
+        let generator = Summary {
+            form: Form::Registry,
+            owner: Owner::Helper,
+        };
+        assert_eq!(helpers, [("get_db_connection", generator)]);
+        assert_eq!(
+            found.closers,
+            [(
+                PathBuf::from("db.py"),
+                "release_db_connection".to_string(),
+                0
+            )]
+        );
+        // A string at the first column inside a definition: its lines do
+        // not parse alone, so the file is parsed whole, with the same result.
+        let text =
+            b"def get_db_connection():\n    q = \"\"\"\nSELECT 1\n\"\"\"\n    return connect(q)\n";
+        let found = defined_in(Path::new("db.py"), text, &names, &config);
+        assert_eq!(found.helpers.len(), 1);
+        assert_eq!(found.helpers[0].summary, Summary::unseen(&config));
     }
 
     #[test]

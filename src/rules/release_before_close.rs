@@ -240,9 +240,6 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8], Form)> {
         cx.project
             .closer(&String::from_utf8_lossy(name), &module, &cx.file.path)
     };
-    if closers.is_empty() && !cx.project.has_closers() {
-        return Vec::new();
-    }
     let mut out = Vec::new();
     // The connections bound in functions: acquisitions, and `with
     // helper() as conn` (the `with` does not close a DB-API connection).
