@@ -102,7 +102,18 @@ pub fn execute(mut settings: Settings) -> anyhow::Result<ExitCode> {
         process(fixer, input, view, &setups.fixers[setup].0, decide)
     };
     let fixer = &setups.fixers[0].1;
-    let threads = rayon::current_num_threads();
+    // One worker per core (as rayon counts them: `RAYON_NUM_THREADS`
+    // first), and one for a single file: starting rayon's pool, or threads
+    // that find nothing to do, costs more than checking one file.
+    let threads = match inputs.len() {
+        0 | 1 => 1,
+        n => std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|t| t.parse::<usize>().ok())
+            .filter(|t| *t > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .min(n),
+    };
     if let Mode::Report { format, fail_on } = view.mode {
         // The report ranks and sums over all files: it keeps their findings
         // (small), not their texts.

@@ -102,7 +102,11 @@ impl Fixer {
         // use Teddy and the search is 17 times slower.
         let mut words: Vec<&[u8]> = kept.iter().map(|w| w.as_bytes()).collect();
         words.push(source::CONFLICT_START);
+        // A contiguous NFA, not the DFA `build` would pick for so few
+        // words: the DFA takes 0.7 M instructions to build, 12 % of checking
+        // one file, and the search runs in Teddy, its prefilter, either way.
         let prefilter = AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
             .match_kind(MatchKind::LeftmostFirst)
             .build(words)?;
         Ok(Fixer {

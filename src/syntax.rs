@@ -5,7 +5,7 @@
 use std::num::NonZeroU16;
 use std::sync::{LazyLock, OnceLock};
 
-use tree_sitter::{Node, Query, QueryCapture, QueryCursor, StreamingIterator, TreeCursor};
+use tree_sitter::{Node, Query, QueryCursor, StreamingIterator, TreeCursor};
 
 use anyhow::Result;
 
@@ -26,7 +26,18 @@ pub struct LazyQuery {
     kind: u16,
     /// Compiled by the first thread that needs it; the others wait for it.
     compiled: OnceLock<Result<Query, String>>,
+    /// The query's matches at a node, written in Rust: compiling a query
+    /// costs milliseconds (tree-sitter analyses the grammar's tables for
+    /// each), more than checking a file. With a shape, the query is the
+    /// specification the shape is checked against (`self_check`), not run.
+    shape: Option<Shape>,
 }
+
+/// A query's matches at one node: for each, its captures by name.
+pub type Shape = for<'t> fn(Node<'t>, &[u8]) -> Vec<Captures<'t>>;
+
+/// One match's captures, by capture name.
+pub type Captures<'t> = Vec<(&'static str, Node<'t>)>;
 
 impl LazyQuery {
     /// `kind`: the kind of node every pattern of the query starts at.
@@ -38,6 +49,15 @@ impl LazyQuery {
             source: source.to_string(),
             kind: kind_id,
             compiled: OnceLock::new(),
+            shape: None,
+        }
+    }
+
+    /// Match by `shape` instead of running the query (see `shape`).
+    pub fn shaped(self, shape: Shape) -> LazyQuery {
+        LazyQuery {
+            shape: Some(shape),
+            ..self
         }
     }
 
@@ -81,8 +101,7 @@ impl LazyQuery {
 
 /// One match of a query: its captured nodes, by capture name.
 pub struct Match<'a, 't> {
-    captures: &'a [QueryCapture<'t>],
-    names: &'a [&'a str],
+    captures: Vec<(&'a str, Node<'t>)>,
     lineage: &'a Lineage<'t>,
 }
 
@@ -100,14 +119,10 @@ impl<'a, 't> Match<'a, 't> {
 
     /// Every node captured as `@name`.
     pub fn all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = Node<'t>> + 's {
-        debug_assert!(
-            self.names.contains(&name),
-            "the query has no capture @{name}"
-        );
         self.captures
             .iter()
-            .filter(move |c| self.names[c.index as usize] == name)
-            .map(|c| c.node)
+            .filter(move |c| c.0 == name)
+            .map(|c| c.1)
     }
 }
 
@@ -134,10 +149,21 @@ pub fn for_each_match<'t>(
     if nodes.is_empty() {
         return;
     }
-    let query = lazy.get();
-    let names = query.capture_names();
     let src = file.text.as_slice();
     let check = crate::self_check();
+    if let Some(shape) = lazy.shape {
+        for lineage in &nodes {
+            for captures in shape(lineage.node(), src) {
+                each(Match { captures, lineage });
+            }
+        }
+        if check {
+            check_shape(lazy, shape, file, &nodes);
+        }
+        return;
+    }
+    let query = lazy.get();
+    let names = query.capture_names();
     let mut seen = Vec::new();
     let mut matches_at = QueryCursor::new();
     matches_at.set_max_start_depth(Some(0));
@@ -148,8 +174,11 @@ pub fn for_each_match<'t>(
                 seen.push(match_key(m));
             }
             each(Match {
-                captures: m.captures(),
-                names,
+                captures: m
+                    .captures()
+                    .iter()
+                    .map(|c| (names[c.index as usize], c.node))
+                    .collect(),
                 lineage,
             });
         }
@@ -202,6 +231,47 @@ pub fn for_each_match<'t>(
         assert_eq!(
             seen, anchored,
             "for_each_match: the anchors {anchors:?} led to other nodes than those holding them"
+        );
+    }
+}
+
+/// `self_check`: at every node of the query's kind in the file, `shape`
+/// finds the matches the query finds, capture for capture.
+fn check_shape(lazy: &LazyQuery, shape: Shape, file: &SourceFile, nodes: &[Lineage]) {
+    let query = lazy.get();
+    let names = query.capture_names();
+    let src = file.text.as_slice();
+    let mut cursor = QueryCursor::new();
+    cursor.set_max_start_depth(Some(0));
+    let key = |captures: &[(&str, Node)]| {
+        let mut key: Vec<(String, usize, usize)> = captures
+            .iter()
+            .map(|(n, node)| (n.to_string(), node.start_byte(), node.end_byte()))
+            .collect();
+        key.sort();
+        key
+    };
+    let all: Vec<Node> = file.nodes_of_kinds(&[lazy.kind]).collect();
+    for node in all.iter().copied().chain(nodes.iter().map(|l| l.node())) {
+        let mut by_query = Vec::new();
+        let mut matches = cursor.matches(query, node, src);
+        while let Some(m) = matches.next() {
+            let captures: Vec<(&str, Node)> = m
+                .captures()
+                .iter()
+                .map(|c| (names[c.index as usize], c.node))
+                .collect();
+            by_query.push(key(&captures));
+        }
+        let mut by_shape: Vec<_> = shape(node, src).iter().map(|c| key(c)).collect();
+        by_query.sort();
+        by_shape.sort();
+        assert_eq!(
+            by_shape,
+            by_query,
+            "queries/{}: the Rust shape and the query disagree at {:?}",
+            lazy.file,
+            node.start_position()
         );
     }
 }

@@ -42,7 +42,8 @@ impl ReleaseBeforeClose {
                 QUERY_FILE,
                 include_str!("../../queries/release-before-close.scm"),
                 "call",
-            ),
+            )
+            .shaped(close_shape),
             config: config.clone(),
         })
     }
@@ -209,6 +210,34 @@ impl Rule for ReleaseBeforeClose {
             out.push(self.fix_run(file, &run, &members));
         }
         out
+    }
+}
+
+/// `queries/release-before-close.scm` in Rust: `x.close(...)` or
+/// `x.y.close(...)`, `x` and `y` plain names.
+fn close_shape<'t>(n: Node<'t>, src: &[u8]) -> Vec<syntax::Captures<'t>> {
+    let Some(function) = n
+        .field(FIELDS.function)
+        .filter(|f| f.kind_name() == "attribute")
+    else {
+        return Vec::new();
+    };
+    let (Some(object), Some(method)) = (
+        function.field(FIELDS.object),
+        function.field(FIELDS.attribute),
+    ) else {
+        return Vec::new();
+    };
+    let name = |x: Option<Node>| x.is_some_and(|x| x.kind_name() == "identifier");
+    let object_ok = match object.kind_name() {
+        "identifier" => true,
+        "attribute" => name(object.field(FIELDS.object)) && name(object.field(FIELDS.attribute)),
+        _ => false,
+    };
+    if object_ok && method.kind_name() == "identifier" && text(method, src) == b"close" {
+        vec![vec![("close", n), ("object", object), ("method", method)]]
+    } else {
+        Vec::new()
     }
 }
 

@@ -34,7 +34,8 @@ impl TrackedHelper {
                 QUERY_FILE,
                 include_str!("../../queries/tracked-helper.scm"),
                 "function_definition",
-            ),
+            )
+            .shaped(function_shape),
             names: last_parts(&config.helpers),
             config: config.clone(),
         })
@@ -87,6 +88,19 @@ impl Rule for TrackedHelper {
             }
         });
         out
+    }
+}
+
+/// `queries/tracked-helper.scm` in Rust: a definition with a name and a
+/// body.
+fn function_shape<'t>(n: Node<'t>, _: &[u8]) -> Vec<syntax::Captures<'t>> {
+    match (n.field(FIELDS.name), n.field(FIELDS.body)) {
+        (Some(name), Some(body))
+            if name.kind_name() == "identifier" && body.kind_name() == "block" =>
+        {
+            vec![vec![("function", n), ("name", name), ("body", body)]]
+        }
+        _ => Vec::new(),
     }
 }
 

@@ -28,7 +28,8 @@ impl WithDoesNotClose {
                 QUERY_FILE,
                 include_str!("../../queries/with-does-not-close.scm"),
                 "with_statement",
-            ),
+            )
+            .shaped(with_shape),
             config: config.clone(),
         })
     }
@@ -85,6 +86,27 @@ impl WithDoesNotClose {
         });
         bound
     }
+}
+
+/// `queries/with-does-not-close.scm` in Rust: the value of each item of
+/// the `with`.
+fn with_shape<'t>(n: Node<'t>, _: &[u8]) -> Vec<syntax::Captures<'t>> {
+    let mut out = Vec::new();
+    let mut cursor = n.walk();
+    for clause in n.named_children(&mut cursor) {
+        if clause.kind_name() != "with_clause" {
+            continue;
+        }
+        let mut items = clause.walk();
+        for item in clause.named_children(&mut items) {
+            if item.kind_name() == "with_item"
+                && let Some(value) = item.field(FIELDS.value).filter(|v| v.is_named())
+            {
+                out.push(vec![("value", value)]);
+            }
+        }
+    }
+    out
 }
 
 /// What a helper used in `with` hands out (a generator or
