@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The speed benchmark of issue 6: one command, `bash bench/run.sh`, rebuilds
+# The speed benchmark (issues 6 and 16): one command, `bash bench/run.sh`, rebuilds
 # connfix and the floor program (release profile), installs the peers into a
 # venv under target/, generates the corpora under target/bench/, times every
 # command ROUNDS times (default 7) interleaved (bench/measure.py: wall time,
@@ -55,7 +55,11 @@ for path in src.rglob("*.py"):
     (dst / rel).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, dst / rel)
 PY
-corpora=("stdlib:$WORK/stdlib")
+# One relevant file, alone in its folder: the pre-commit and
+# editor-on-save case (issue 16's first target, against ruff on the same file).
+rm -rf "$WORK/one" && mkdir -p "$WORK/one"
+cp examples/app/src/routes/branding.py "$WORK/one/"
+corpora=("one:$WORK/one" "stdlib:$WORK/stdlib")
 for n in $SIZES; do
     python3 bench/dense.py "$n" "$WORK/dense-$n" >&2
     corpora+=("dense-$n:$WORK/dense-$n")
@@ -101,8 +105,8 @@ load_end="$(load)"
 
 instructions="$WORK/instructions.tsv"
 : >"$instructions"
-# Counted on the smallest dense corpus, the second of the list (none: no count).
-counted_corpus="${corpora[1]:-}"
+# Counted on the smallest dense corpus, the third of the list (none: no count).
+counted_corpus="${corpora[2]:-}"
 if [ "${INSTRUCTIONS:-1}" != 0 ] && [ -n "$counted_corpus" ]; then
     if ! command -v valgrind >/dev/null; then
         step "installing valgrind (for instruction counts)"

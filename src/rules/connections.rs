@@ -87,6 +87,10 @@ pub struct Helpers<'t> {
     calls: std::cell::OnceCell<Vec<(Node<'t>, Vec<Node<'t>>)>>,
     /// `gdc` in `gdc = get_db_connection` (or `= db.get_db_connection`).
     aliases: Vec<Vec<u8>>,
+    /// The file's functions and methods that only hand on a helper's
+    /// connection (`def _get_connection(self): return get_db_connection()`):
+    /// a call of one is a helper call.
+    wrappers: Vec<String>,
 }
 
 impl<'t> Helpers<'t> {
@@ -138,12 +142,53 @@ impl<'t> Helpers<'t> {
         }
         aliases.sort();
         aliases.dedup();
-        Helpers {
+        let mut helpers = Helpers {
             names,
             file,
             aliases,
+            wrappers: Vec::new(),
             calls: std::cell::OnceCell::new(),
+        };
+        helpers.wrappers = helpers.find_wrappers();
+        helpers
+    }
+
+    /// Functions of the file (not helpers themselves) whose every `return`
+    /// hands out a helper call's connection: `return get_db_connection()`.
+    fn find_wrappers(&self) -> Vec<String> {
+        let src = self.file.text.as_slice();
+        let last = crate::rules::last_parts(self.names);
+        let mut out = Vec::new();
+        for function in crate::project::definitions(self.file.tree.root_node()) {
+            let (Some(name), Some(body)) =
+                (function.field(FIELDS.name), function.field(FIELDS.body))
+            else {
+                continue;
+            };
+            let name = String::from_utf8_lossy(text(name, src)).into_owned();
+            if last.contains(&name) {
+                continue;
+            }
+            let mut returns = 0;
+            let mut handed = 0;
+            let mut other = false;
+            syntax::walk_scope(body, false, |n| match n.kind_name() {
+                "return_statement" => {
+                    returns += 1;
+                    if n.named_child(0).is_some_and(|v| {
+                        matches!(v.kind_name(), "call" | "await") && self.is_value(v, src)
+                    }) {
+                        handed += 1;
+                    }
+                }
+                "yield" if n.is_named() => other = true,
+                _ => {}
+            });
+            if returns > 0 && returns == handed && !other {
+                out.push(name);
+            }
         }
+        out
     }
 
     /// The words every helper call in the file holds: the helpers' last
@@ -153,12 +198,15 @@ impl<'t> Helpers<'t> {
             .into_iter()
             .map(String::into_bytes)
             .chain(self.aliases.iter().cloned())
+            .chain(self.wrappers.iter().map(|w| w.clone().into_bytes()))
             .collect()
     }
 
     /// Whether `call` calls a helper, by its name or an alias.
     pub fn is_call(&self, call: Node, src: &[u8]) -> bool {
-        if syntax::calls_one_of(call, self.names, src).is_some() {
+        if syntax::calls_one_of(call, self.names, src).is_some()
+            || syntax::calls_one_of(call, &self.wrappers, src).is_some()
+        {
             return true;
         }
         call.kind_name() == "call"

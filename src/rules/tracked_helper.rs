@@ -162,6 +162,19 @@ impl<'t> Helper<'_, 't> {
             "yield" if n.is_named() => yields.push(n),
             _ => {}
         });
+        // A method or function that hands on another helper's connection
+        // (`def get_db_connection(self): return get_db_connection()`) is a
+        // wrapper: the helper it calls tracks.
+        let helpers = self.cx.helpers();
+        if !returns.is_empty()
+            && returns.iter().all(|r| {
+                r.named_child(0).is_some_and(|v| {
+                    matches!(v.kind_name(), "call" | "await") && helpers.is_value(v, src)
+                })
+            })
+        {
+            return None;
+        }
         let summary = crate::project::summarize(self.function, src, config);
         if acquires && summary.form == Form::Registry {
             // Tracked already (by connfix's registry form, or by hand).

@@ -1,0 +1,29 @@
+from db import get_db_connection
+
+
+class Repository:
+    def _get_connection(self):
+        return get_db_connection()
+
+    def get_db_connection(self):
+        return get_db_connection()
+
+    def count(self):
+        conn = self._get_connection()
+        try:
+            return conn.execute("SELECT count(*) FROM users").fetchone()
+        finally:
+            conn.close()
+
+    def names(self):
+        conn = self.get_db_connection()
+        try:
+            return conn.execute("SELECT name FROM users").fetchall()
+        finally:
+            conn.close()
+
+
+def not_a_wrapper(flag):
+    if flag:
+        return get_db_connection()
+    return None
