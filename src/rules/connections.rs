@@ -153,11 +153,13 @@ impl<'t> Helpers<'t> {
         helpers
     }
 
-    /// Functions of the file (not helpers themselves) whose every `return`
-    /// hands out a helper call's connection: `return get_db_connection()`.
+    /// Functions of the file (not helpers themselves) that end in their
+    /// only `return`, of a helper call: `return get_db_connection()`. Read
+    /// from the last statement and the text, without walking the body.
     fn find_wrappers(&self) -> Vec<String> {
         let src = self.file.text.as_slice();
         let last = crate::rules::last_parts(self.names);
+        let anchors = self.anchors_without_wrappers();
         let mut out = Vec::new();
         for function in crate::project::definitions(self.file.tree.root_node()) {
             let (Some(name), Some(body)) =
@@ -165,34 +167,47 @@ impl<'t> Helpers<'t> {
             else {
                 continue;
             };
-            let name = String::from_utf8_lossy(text(name, src)).into_owned();
-            if last.contains(&name) {
+            let body_text = text(body, src);
+            // Only a body that names a helper can hand one on.
+            if !anchors
+                .iter()
+                .any(|a| memchr::memmem::find(body_text, a).is_some())
+            {
                 continue;
             }
-            let mut returns = 0;
-            let mut handed = 0;
-            let mut other = false;
-            syntax::walk_scope(body, false, |n| match n.kind_name() {
-                "return_statement" => {
-                    returns += 1;
-                    if n.named_child(0).is_some_and(|v| {
-                        matches!(v.kind_name(), "call" | "await") && self.is_value(v, src)
-                    }) {
-                        handed += 1;
-                    }
-                }
-                "yield" if n.is_named() => other = true,
-                _ => {}
-            });
-            if returns > 0 && returns == handed && !other {
+            let name = String::from_utf8_lossy(text(name, src)).into_owned();
+            if last.contains(&name)
+                || memchr::memmem::find_iter(body_text, b"return").count() != 1
+                || memchr::memmem::find(body_text, b"yield").is_some()
+            {
+                continue;
+            }
+            let mut cursor = body.walk();
+            let Some(end) = body.named_children(&mut cursor).last() else {
+                continue;
+            };
+            let hands_on = end.kind_name() == "return_statement"
+                && end.named_child(0).is_some_and(|v| {
+                    matches!(v.kind_name(), "call" | "await") && self.is_value(v, src)
+                });
+            if hands_on {
                 out.push(name);
             }
         }
         out
     }
 
+    /// The helpers' last dotted parts and the aliases.
+    fn anchors_without_wrappers(&self) -> Vec<Vec<u8>> {
+        crate::rules::last_parts(self.names)
+            .into_iter()
+            .map(String::into_bytes)
+            .chain(self.aliases.iter().cloned())
+            .collect()
+    }
+
     /// The words every helper call in the file holds: the helpers' last
-    /// dotted parts and the aliases.
+    /// dotted parts, the aliases and the wrappers.
     fn anchors(&self) -> Vec<Vec<u8>> {
         crate::rules::last_parts(self.names)
             .into_iter()

@@ -219,6 +219,9 @@ pub struct Context<'t> {
     acquisitions: OnceCell<Vec<connections::Acquisition<'t>>>,
     /// The helpers this file defines, by name, and what they hand out.
     local: OnceCell<Vec<(&'t [u8], Node<'t>, Summary)>>,
+    /// `helper_summary` by callee text: a file calls its helpers by few
+    /// names, many times.
+    summaries: std::cell::RefCell<Vec<(&'t [u8], Summary)>>,
 }
 
 impl<'t> Context<'t> {
@@ -231,6 +234,7 @@ impl<'t> Context<'t> {
             helpers: OnceCell::new(),
             acquisitions: OnceCell::new(),
             local: OnceCell::new(),
+            summaries: Default::default(),
         }
     }
 
@@ -275,6 +279,16 @@ impl<'t> Context<'t> {
             .field(FIELDS.function)
             .map(|f| crate::syntax::text(f, src))
             .unwrap_or_default();
+        if let Some((_, s)) = self.summaries.borrow().iter().find(|(c, _)| *c == callee) {
+            return *s;
+        }
+        let summary = self.summary_of(callee);
+        self.summaries.borrow_mut().push((callee, summary));
+        summary
+    }
+
+    fn summary_of(&self, callee: &'t [u8]) -> Summary {
+        let src = self.src();
         let names = last_parts(&self.config.helpers);
         let last = callee.rsplit(|b| *b == b'.').next().unwrap_or(callee);
         // An alias (`gdc = get_db_connection`) stands for the first helper.

@@ -175,7 +175,15 @@ impl<'t> Helper<'_, 't> {
         {
             return None;
         }
-        let summary = crate::project::summarize(self.function, src, config);
+        let summary = self
+            .cx
+            .local_helpers()
+            .iter()
+            .find(|(_, f, _)| *f == self.function)
+            .map_or_else(
+                || crate::project::summarize(self.function, src, config),
+                |(_, _, s)| *s,
+            );
         if acquires && summary.form == Form::Registry {
             // Tracked already (by connfix's registry form, or by hand).
             return None;
@@ -288,8 +296,10 @@ impl<'t> Helper<'_, 't> {
                 } else {
                     format!("from {} import {}\n", config.tracker_module, config.acquire)
                 };
+                // The import first: the audit's comment sits right above
+                // the acquire call, as in its Step 1.
                 format!(
-                    "# Track this connection acquisition\n{import}context, track_start = {}({})\n\
+                    "{import}# Track this connection acquisition\ncontext, track_start = {}({})\n\
                      {object}._tracking_context = context\n{object}._tracking_start = track_start",
                     config.acquire,
                     self.context()

@@ -10,8 +10,8 @@ def get_db_connection():
 class A:
     def get_db_connection(self):
         conn = connect(use_pool=True)
-        # Track this connection acquisition
         from src.utils.connection_tracker import track_connection_acquired
+        # Track this connection acquisition
         context, track_start = track_connection_acquired("input.py::get_db_connection")
         conn._tracking_context = context
         conn._tracking_start = track_start
@@ -28,15 +28,15 @@ class B:
     def get_db_connection(self, fresh):
         if fresh:
             conn = connect(use_pool=False)
-            # Track this connection acquisition
             from src.utils.connection_tracker import track_connection_acquired
+            # Track this connection acquisition
             context, track_start = track_connection_acquired("input.py::get_db_connection")
             conn._tracking_context = context
             conn._tracking_start = track_start
             return conn
         conn = connect(use_pool=True)
-        # Track this connection acquisition
         from src.utils.connection_tracker import track_connection_acquired
+        # Track this connection acquisition
         context, track_start = track_connection_acquired("input.py::get_db_connection")
         conn._tracking_context = context
         conn._tracking_start = track_start
