@@ -53,7 +53,14 @@ from pathlib import Path
 
 TRACK_COMMENT = "# Track this connection acquisition"
 RELEASE_COMMENT = "# Release tracking before closing connection"
-INSERTED_COMMENTS = (TRACK_COMMENT, RELEASE_COMMENT)
+# Connections that take no attributes (raw drivers) are tracked in a
+# registry of the tracker module, keyed by `id()` of the connection.
+TRACK_REGISTRY_COMMENT = (
+    "# Track this connection acquisition (in the tracker, keyed by the connection: it takes no attributes)"
+)
+INSERTED_COMMENTS = (TRACK_COMMENT, RELEASE_COMMENT, TRACK_REGISTRY_COMMENT)
+# The name a `return <call>` rewrite binds: the first of these the function does not use.
+RETURN_NAMES = ("conn", "connection", "db_conn", "_conn")
 
 # Engine defaults of connfix (used by configurations that leave them out).
 # Overridable on the command line if the tool's defaults differ.
@@ -437,6 +444,185 @@ class Oracle:
         if dump(delete) != dump(expect_del):
             return None
         return x
+
+    # ------------------------------------- registry form and tracking units
+    def _tmpl(self, src: str, x) -> str:
+        """dump of the first statement of `src`, with the name `__X__` replaced by `x`."""
+        d = ast.dump(ast.parse(src).body[0])
+        return d.replace("Name(id='__X__', ctx=Load())", dump(_as_load(x)))
+
+    def registry_import(self, s):
+        """`import <tracker> as A`, `import builtins, <tracker> as A` or
+        `import builtins as B, <tracker> as A` -> (A, the `id` function's
+        text, the names bound)."""
+        if not isinstance(s, ast.Import):
+            return None
+        names = s.names
+        if len(names) == 1:
+            idf = "id"
+        elif len(names) == 2 and names[0].name == "builtins":
+            idf = (names[0].asname or "builtins") + ".id"
+        else:
+            return None
+        m = names[-1]
+        if m.name != self.cfg.tracker_module or not m.asname:
+            return None
+        return m.asname, idf, [a.asname or a.name for a in names]
+
+    def registry_track(self, s, imp, ctx: Ctx):
+        """`A.__dict__.setdefault("tracked_connections", {})[id(X)] = A.<acquire>("<file>::<helper>")` -> X."""
+        if not (ctx.helper and isinstance(s, ast.Assign) and len(s.targets) == 1):
+            return None
+        t = s.targets[0]
+        if not (isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Call) and len(t.slice.args) == 1):
+            return None
+        x = t.slice.args[0]
+        alias, idf, _ = imp
+        where = f"{self.basename}::{ctx.func.name}"
+        src = (
+            f'{alias}.__dict__.setdefault("tracked_connections", {{}})[{idf}(__X__)]'
+            f" = {alias}.{self.cfg.acquire}({where!r})"
+        )
+        return x if dump(s) == self._tmpl(src, x) else None
+
+    def registry_release_if(self, s, imp):
+        """`if (T := A.__dict__.get("tracked_connections", {}).pop(id(X), None)):` with
+        body `A.<release>(*T)` -> (X, T)."""
+        if not (isinstance(s, ast.If) and not s.orelse and len(s.body) == 1):
+            return None
+        t = s.test
+        if not (
+            isinstance(t, ast.NamedExpr)
+            and isinstance(t.target, ast.Name)
+            and isinstance(t.value, ast.Call)
+            and len(t.value.args) == 2
+            and isinstance(t.value.args[0], ast.Call)
+            and len(t.value.args[0].args) == 1
+        ):
+            return None
+        x, v = t.value.args[0].args[0], t.target.id
+        alias, idf, _ = imp
+        src = (
+            f'if ({v} := {alias}.__dict__.get("tracked_connections", {{}}).pop({idf}(__X__), None)):\n'
+            f"    {alias}.{self.cfg.release}(*{v})"
+        )
+        return (x, v) if dump(s) == self._tmpl(src, x) else None
+
+    def match_release(self, stmts, k):
+        """A release at stmts[k] -> (number of statements, X, form, import or None)."""
+        s = stmts[k]
+        x = self.release_if(s)
+        if x is not None:
+            return 1, x, "attr", None
+        imp = self.registry_import(s)
+        if imp is not None and k + 1 < len(stmts):
+            r = self.registry_release_if(stmts[k + 1], imp)
+            if r is not None:
+                return 2, r[0], "registry", (imp, r[1])
+        return None
+
+    def match_track(self, stmts, k, ctx: Ctx):
+        """A tracking unit at stmts[k] -> dict or None. Units: `[import] acquire
+        attrs` (attribute form), `import; registry assignment` (registry
+        form), or one of them alone under `if X is not None:`."""
+        if not ctx.helper or k >= len(stmts):
+            return None
+        s = stmts[k]
+        if isinstance(s, ast.If) and not s.orelse and not isinstance(s.test, ast.NamedExpr):
+            t = s.test
+            if not (
+                isinstance(t, ast.Compare)
+                and len(t.ops) == 1
+                and isinstance(t.ops[0], ast.IsNot)
+                and isinstance(t.comparators[0], ast.Constant)
+                and t.comparators[0].value is None
+            ):
+                return None
+            inner = self.match_track(s.body, 0, ctx)
+            if inner is None or inner["len"] != len(s.body) or dump(_as_load(inner["x"])) != dump(_as_load(t.left)):
+                return None
+            return dict(inner, len=1, guard=s)
+        imp = self.registry_import(s)
+        if imp is not None:
+            x = self.registry_track(stmts[k + 1], imp, ctx) if k + 1 < len(stmts) else None
+            if x is None:
+                return None
+            return {"len": 2, "form": "registry", "x": x, "first": s, "stmt": stmts[k + 1], "imp": imp}
+        first = s
+        adjacent = self.is_track_import(s, ctx)
+        if adjacent:
+            k += 1
+        if k + 2 >= len(stmts) or not self.is_track_acquire(stmts[k], ctx):
+            return None
+        a, b = self.track_attr(stmts[k + 1], ctx), self.track_attr(stmts[k + 2], ctx)
+        if a is None or b is None or a[0] != "context" or b[0] != "start" or dump(a[1]) != dump(b[1]):
+            return None
+        return {"len": 3 + adjacent, "form": "attr", "x": a[1], "first": first, "stmt": stmts[k], "adjacent": adjacent}
+
+    def comment_before(self, first, stmt, comment: str, kind: str):
+        """`comment` on the line above `first`, or (when an import `first`
+        precedes `stmt`) between the two: `import; # comment; stmt`."""
+        if first is not stmt and first.end_lineno == stmt.lineno - 2 and 2 <= stmt.lineno <= len(self.new_lines):
+            here = self.new_lines[stmt.lineno - 1]
+            if self.new_lines[stmt.lineno - 2] == here[: len(here) - len(here.lstrip())] + comment:
+                return
+        self.comment_above(first, comment, kind)
+
+    def module_imports_acquire(self) -> bool:
+        return any(
+            isinstance(s, ast.ImportFrom)
+            and s.module == self.cfg.tracker_module
+            and s.level == 0
+            and any(a.name == self.cfg.acquire and a.asname is None for a in s.names)
+            for s in self.orig_tree.body
+        )
+
+    def apply_track(self, u, ctx: Ctx, prev, nxt):
+        """Check and count a tracking unit; `prev`/`nxt`: the statements around it."""
+        x = u["x"]
+        lineno = u["stmt"].lineno
+        if u["form"] == "attr":
+            if u["adjacent"]:
+                ctx.state["unit_import"] += 1
+                self.comment_before(u["first"], u["stmt"], TRACK_COMMENT, "comment-missing")
+            else:
+                if not ctx.state["import"] and not self.module_imports_acquire():
+                    self.fail("tracking-order", f"line {lineno}: acquire call before the tracker import")
+                self.comment_above(u["stmt"], TRACK_COMMENT, "comment-missing")
+            ctx.state["acquire"] += 1
+            ctx.state["attrs"] += 1
+            self.name_clash(ctx, ["context", "track_start", self.cfg.acquire], "tracking", lineno)
+        else:
+            ctx.state["registry"] += 1
+            self.comment_before(u["first"], u["stmt"], TRACK_REGISTRY_COMMENT, "comment-missing")
+            self.name_clash(ctx, u["imp"][2], "tracking import", lineno)
+            self.counts["registry_tracks"] += 1
+        # Right after the statement binding X, or right before handing X out.
+        xl = dump(_as_load(x))
+        hands_out = (isinstance(nxt, ast.Return) and nxt.value is not None and dump(nxt.value) == xl) or (
+            isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Yield) and nxt.value.value is not None
+            and dump(nxt.value.value) == xl
+        )
+        if not hands_out and not (prev is not None and binds(prev, x)):
+            self.fail(
+                "tracking-attr-misplaced" if u["form"] == "attr" else "tracking-misplaced",
+                f"line {lineno}: tracking of `{ast.unparse(x)}` neither follows a statement binding it "
+                f"nor precedes `return`/`yield` of it",
+            )
+
+    def check_return_name(self, name: str, ctx: Ctx, lineno: int):
+        scope = ctx.orig_func
+        used = names_used(scope)
+        want = next((c for c in RETURN_NAMES if c not in used), None)
+        if name != want:
+            self.fail("name-clash", f"line {lineno}: return rewrite binds `{name}`, expected `{want}` (the first of {', '.join(RETURN_NAMES)} `{scope.name}` does not use)")
+        for node in ast.walk(scope):
+            if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+                self.fail("name-clash", f"line {lineno}: return rewrite assigns `{name}`, declared global/nonlocal in `{scope.name}`")
+            if node is not scope and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                if any(isinstance(m, ast.Name) and m.id == name for m in ast.walk(node)):
+                    self.fail("name-clash", f"line {lineno}: return rewrite assigns `{name}`, which a nested scope of `{scope.name}` uses")
+                    break
 
     def wrap_try(self, s):
         """An inserted dispose `try/finally`; returns (X, awaited) or None.

@@ -360,7 +360,7 @@ impl<'t> Helper<'_, 't> {
             return Err("it hands out a name it does not bind");
         }
         let mut maybe_none = false;
-        for b in &reference.reaching {
+        for b in reference.reaching.iter() {
             let binding = &model.bindings[*b as usize];
             let value = binding.value.filter(|_| {
                 matches!(
