@@ -146,7 +146,91 @@ pub struct Reference<'t> {
     pub statement: Node<'t>,
     pub guard: Option<GuardId>,
     /// The bindings of this scope that may reach the read, in id order.
-    pub reaching: Vec<BindingId>,
+    pub reaching: Reaching,
+}
+
+/// Binding ids, in a slice (`Deref`): most reads are reached by one or
+/// two bindings, held inline, so that a read allocates nothing.
+#[derive(Clone, Default)]
+pub struct Reaching {
+    len: u32,
+    inline: [BindingId; 3],
+    /// All the ids, once there are more than fit inline.
+    heap: Vec<BindingId>,
+}
+
+impl std::ops::Deref for Reaching {
+    type Target = [BindingId];
+
+    fn deref(&self) -> &[BindingId] {
+        match self.len as usize {
+            len if len <= self.inline.len() => &self.inline[..len],
+            _ => &self.heap,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Reaching {
+    fn deref_mut(&mut self) -> &mut [BindingId] {
+        match self.len as usize {
+            len if len <= self.inline.len() => &mut self.inline[..len],
+            _ => &mut self.heap,
+        }
+    }
+}
+
+impl std::fmt::Debug for Reaching {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Reaching {
+    fn push(&mut self, id: BindingId) {
+        let len = self.len as usize;
+        if len < self.inline.len() {
+            self.inline[len] = id;
+        } else {
+            if len == self.inline.len() {
+                self.heap.clear();
+                self.heap.extend_from_slice(&self.inline);
+            }
+            self.heap.push(id);
+        }
+        self.len += 1;
+    }
+
+    fn from_slice(ids: &[BindingId]) -> Reaching {
+        let mut out = Reaching::default();
+        for id in ids {
+            out.push(*id);
+        }
+        out
+    }
+
+    /// Sort, and drop repeated ids.
+    fn sort_dedup(&mut self) {
+        if self.len < 2 {
+            return;
+        }
+        self.sort_unstable();
+        let ids = &mut **self;
+        let mut kept = 1;
+        for i in 1..ids.len() {
+            if ids[i] != ids[kept - 1] {
+                ids[kept] = ids[i];
+                kept += 1;
+            }
+        }
+        if kept <= self.inline.len() && self.len as usize > self.inline.len() {
+            let n = self.inline.len();
+            self.inline.copy_from_slice(&self.heap[..n]);
+            self.heap.clear();
+        } else if kept > self.inline.len() {
+            self.heap.truncate(kept);
+        }
+        self.len = kept as u32;
+    }
 }
 
 /// Which clause of a `try` statement.
@@ -314,58 +398,113 @@ impl<'t> Semantic<'t> {
     }
 }
 
-/// A set of binding ids, as bits; `None` where no path arrives.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct State(Option<Vec<u64>>);
+/// Words of a `State` held inline: clones at branches allocate nothing
+/// for a scope of up to `INLINE_WORDS * 64` bindings.
+const INLINE_WORDS: usize = 2;
+
+/// A set of binding ids, as bits, or no state at all where no path
+/// arrives (`live` false). `len` counts the words ever touched, as a
+/// growing vector of words would: two sets that differ only in trailing
+/// zero words are unequal (the loop's fixed point compares them so).
+#[derive(Debug, Clone, Default)]
+struct State {
+    live: bool,
+    len: u32,
+    inline: [u64; INLINE_WORDS],
+    /// All the words, once there are more than `INLINE_WORDS`.
+    heap: Vec<u64>,
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &State) -> bool {
+        self.live == other.live && (!self.live || self.words() == other.words())
+    }
+}
 
 impl State {
     fn live() -> State {
-        State(Some(Vec::new()))
+        State {
+            live: true,
+            ..State::default()
+        }
     }
 
     fn dead() -> State {
-        State(None)
+        State::default()
+    }
+
+    fn words(&self) -> &[u64] {
+        let len = self.len as usize;
+        if len <= INLINE_WORDS {
+            &self.inline[..len]
+        } else {
+            &self.heap
+        }
+    }
+
+    fn words_mut(&mut self) -> &mut [u64] {
+        let len = self.len as usize;
+        if len <= INLINE_WORDS {
+            &mut self.inline[..len]
+        } else {
+            &mut self.heap
+        }
+    }
+
+    /// Grow to `len` words, the new ones zero.
+    fn grow(&mut self, len: usize) {
+        let old = self.len as usize;
+        if len <= old {
+            return;
+        }
+        if len > INLINE_WORDS {
+            if old <= INLINE_WORDS {
+                self.heap.clear();
+                self.heap.extend_from_slice(&self.inline[..old]);
+            }
+            self.heap.resize(len, 0);
+        }
+        self.len = len as u32;
     }
 
     fn join(&mut self, other: &State) {
-        match (&mut self.0, &other.0) {
-            (_, None) => {}
-            (None, Some(b)) => self.0 = Some(b.clone()),
-            (Some(a), Some(b)) => {
-                if a.len() < b.len() {
-                    a.resize(b.len(), 0);
-                }
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x |= *y;
-                }
-            }
+        if !other.live {
+            return;
+        }
+        if !self.live {
+            self.clone_from(other);
+            return;
+        }
+        let theirs = other.words();
+        self.grow(theirs.len());
+        for (x, y) in self.words_mut().iter_mut().zip(theirs) {
+            *x |= *y;
         }
     }
 
     fn set(&mut self, b: BindingId) {
-        if let Some(bits) = &mut self.0 {
+        if self.live {
             let (word, bit) = (b as usize / 64, b % 64);
-            if bits.len() <= word {
-                bits.resize(word + 1, 0);
-            }
-            bits[word] |= 1 << bit;
+            self.grow(word + 1);
+            self.words_mut()[word] |= 1 << bit;
         }
     }
 
     fn clear(&mut self, b: BindingId) {
-        if let Some(bits) = &mut self.0 {
+        if self.live {
             let (word, bit) = (b as usize / 64, b % 64);
-            if let Some(w) = bits.get_mut(word) {
+            if let Some(w) = self.words_mut().get_mut(word) {
                 *w &= !(1 << bit);
             }
         }
     }
 
     fn has(&self, b: BindingId) -> bool {
-        self.0.as_ref().is_some_and(|bits| {
-            bits.get(b as usize / 64)
+        self.live
+            && self
+                .words()
+                .get(b as usize / 64)
                 .is_some_and(|w| w & (1 << (b % 64)) != 0)
-        })
     }
 }
 
@@ -402,6 +541,8 @@ struct Builder<'t, 's> {
     /// Cursors and ancestor paths for expression walks, kept for the next
     /// walk: making a cursor allocates, and every expression takes one.
     spare: Vec<(tree_sitter::TreeCursor<'t>, Vec<Node<'t>>)>,
+    /// Cursors for iterating a node's children, kept the same way.
+    cursors: Vec<tree_sitter::TreeCursor<'t>>,
 }
 
 impl<'t, 's> Builder<'t, 's>
@@ -428,11 +569,12 @@ where
             guard: None,
             statement: None,
             spare: Vec::new(),
+            cursors: Vec::new(),
         };
         let mut state = State::live();
         match scope.kind_name() {
             "module" => {
-                b.block(scope, state);
+                b.block(scope, &mut state);
             }
             "function_definition" => {
                 if let Some(parameters) = scope.field(FIELDS.parameters) {
@@ -440,7 +582,7 @@ where
                     b.parameters(parameters, &mut state);
                 }
                 if let Some(body) = scope.field(FIELDS.body) {
-                    b.block(body, state);
+                    b.block(body, &mut state);
                 }
             }
             "lambda" => {
@@ -454,7 +596,7 @@ where
             }
             "class_definition" => {
                 if let Some(body) = scope.field(FIELDS.body) {
-                    b.block(body, state);
+                    b.block(body, &mut state);
                 }
             }
             _ => {}
@@ -472,12 +614,63 @@ where
         model.reference_at = reference_at;
         for r in &mut model.references {
             if r.role == Role::Captured {
-                r.reaching = by_name.get(r.name).cloned().unwrap_or_default();
+                r.reaching = Reaching::from_slice(by_name.get(r.name).map_or(&[], |ids| ids));
             }
-            r.reaching.sort_unstable();
-            r.reaching.dedup();
+            r.reaching.sort_dedup();
         }
         model
+    }
+
+    /// Call `each` with every named child of `node`, in order (a cursor
+    /// from the pool: no list of children is made).
+    fn named_children(&mut self, node: Node<'t>, mut each: impl FnMut(&mut Self, Node<'t>)) {
+        let mut cursor = match self.cursors.pop() {
+            Some(mut cursor) => {
+                cursor.reset(node);
+                cursor
+            }
+            None => node.walk(),
+        };
+        if cursor.goto_first_child() {
+            loop {
+                let child = cursor.node();
+                if child.is_named() {
+                    each(self, child);
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+        }
+        self.cursors.push(cursor);
+    }
+
+    /// Call `each` with every child of `node` in the field `field`, in
+    /// order.
+    fn field_children(
+        &mut self,
+        node: Node<'t>,
+        field: syntax::FieldId,
+        mut each: impl FnMut(&mut Self, Node<'t>),
+    ) {
+        let mut cursor = match self.cursors.pop() {
+            Some(mut cursor) => {
+                cursor.reset(node);
+                cursor
+            }
+            None => node.walk(),
+        };
+        if cursor.goto_first_child() {
+            loop {
+                if cursor.field_id() == Some(field) {
+                    each(self, cursor.node());
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+        }
+        self.cursors.push(cursor);
     }
 
     fn name(&self, node: Node) -> &'t [u8] {
@@ -496,7 +689,7 @@ where
         value: Option<Node<'t>>,
         state: &mut State,
     ) {
-        let reachable = state.0.is_some();
+        let reachable = state.live;
         let id = match self.binding_at.get(&ident.id()) {
             Some(id) => {
                 self.model.bindings[*id as usize].reachable |= reachable;
@@ -528,33 +721,36 @@ where
 
     fn read(&mut self, ident: Node<'t>, role: Role<'t>, state: &State) {
         let name = self.name(ident);
-        let reaching: Vec<BindingId> = match self.by_name.get(name) {
-            Some(ids) if role != Role::Captured => {
-                ids.iter().copied().filter(|b| state.has(*b)).collect()
-            }
-            _ => Vec::new(),
+        let ids = match self.by_name.get(name) {
+            Some(ids) if role != Role::Captured => &ids[..],
+            _ => &[],
         };
-        match self.reference_at.get(&ident.id()) {
-            Some(&at) => self.model.references[at].reaching.extend(reaching),
-            None => {
-                self.reference_at
-                    .insert(ident.id(), self.model.references.len());
+        let reaching = match self.reference_at.entry(ident.id()) {
+            std::collections::hash_map::Entry::Occupied(at) => {
+                &mut self.model.references[*at.get()].reaching
+            }
+            std::collections::hash_map::Entry::Vacant(at) => {
+                at.insert(self.model.references.len());
                 self.model.references.push(Reference {
                     name,
                     ident,
                     role,
                     statement: self.statement.unwrap_or(ident),
                     guard: self.guard,
-                    reaching,
+                    reaching: Reaching::default(),
                 });
+                &mut self.model.references.last_mut().expect("just pushed").reaching
+            }
+        };
+        for b in ids {
+            if state.has(*b) {
+                reaching.push(*b);
             }
         }
     }
 
     fn parameters(&mut self, parameters: Node<'t>, state: &mut State) {
-        let mut cursor = parameters.walk();
-        let children: Vec<Node> = parameters.named_children(&mut cursor).collect();
-        for p in children {
+        self.named_children(parameters, |b, p| {
             // Defaults are read where the definition runs: in the
             // enclosing scope. Only the names are this scope's.
             let ident = match p.kind_name() {
@@ -568,10 +764,10 @@ where
                 _ => None,
             };
             if let Some(ident) = ident.filter(|i| i.kind_name() == "identifier") {
-                let name = self.name(ident);
-                self.bind(ident, name, BindingKind::Param, None, state);
+                let name = b.name(ident);
+                b.bind(ident, name, BindingKind::Param, None, state);
             }
-        }
+        });
     }
 
     /// An exception may be raised here: what reaches the handlers of the
@@ -602,65 +798,55 @@ where
         }
     }
 
-    fn block(&mut self, block: Node<'t>, mut state: State) -> State {
-        let mut cursor = block.walk();
-        let children: Vec<Node<'t>> = block.named_children(&mut cursor).collect();
-        for stmt in children {
-            if stmt.kind_name() == "comment" {
-                continue;
+    /// Read the statements of `block` from `state`, leaving in it the
+    /// state after them.
+    fn block(&mut self, block: Node<'t>, state: &mut State) {
+        self.named_children(block, |b, stmt| {
+            if stmt.kind_name() != "comment" {
+                b.statement(stmt, state);
             }
-            state = self.statement(stmt, state);
-        }
-        state
+        });
     }
 
+    /// The state after `block` (if any) entered with `state`.
     fn branch(&mut self, block: Option<Node<'t>>, state: &State) -> State {
-        match block {
-            Some(block) => self.block(block, state.clone()),
-            None => state.clone(),
+        let mut out = state.clone();
+        if let Some(block) = block {
+            self.block(block, &mut out);
         }
-    }
-
-    fn statement(&mut self, stmt: Node<'t>, mut state: State) -> State {
-        let outer = self.statement.replace(stmt);
-        self.may_raise(&state);
-        let out = self.statement_inner(stmt, &mut state);
-        self.statement = outer;
         out
     }
 
-    fn statement_inner(&mut self, stmt: Node<'t>, state: &mut State) -> State {
+    fn statement(&mut self, stmt: Node<'t>, state: &mut State) {
+        let outer = self.statement.replace(stmt);
+        self.may_raise(state);
+        self.statement_inner(stmt, state);
+        self.statement = outer;
+    }
+
+    fn statement_inner(&mut self, stmt: Node<'t>, state: &mut State) {
         let field = |id| stmt.field(id);
         match stmt.kind_name() {
             "expression_statement" => {
-                let mut cursor = stmt.walk();
-                let children: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
-                for child in children {
-                    match child.kind_name() {
-                        "assignment" => self.assignment(child, state),
-                        "augmented_assignment" => {
-                            if let Some(right) = child.field(FIELDS.right) {
-                                self.expression(right, state);
-                            }
-                            if let Some(left) = child.field(FIELDS.left) {
-                                self.expression(left, state);
-                                if left.kind_name() == "identifier" {
-                                    let name = self.name(left);
-                                    self.bind(left, name, BindingKind::AugAssign, None, state);
-                                }
+                self.named_children(stmt, |b, child| match child.kind_name() {
+                    "assignment" => b.assignment(child, state),
+                    "augmented_assignment" => {
+                        if let Some(right) = child.field(FIELDS.right) {
+                            b.expression(right, state);
+                        }
+                        if let Some(left) = child.field(FIELDS.left) {
+                            b.expression(left, state);
+                            if left.kind_name() == "identifier" {
+                                let name = b.name(left);
+                                b.bind(left, name, BindingKind::AugAssign, None, state);
                             }
                         }
-                        _ => self.expression_in(child, &[stmt], state),
                     }
-                }
-                state.clone()
+                    _ => b.expression_in(child, &[stmt], state),
+                });
             }
             "return_statement" | "raise_statement" => {
-                let mut cursor = stmt.walk();
-                let children: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
-                for child in children {
-                    self.expression_in(child, &[stmt], state);
-                }
+                self.named_children(stmt, |b, child| b.expression_in(child, &[stmt], state));
                 let kind = if stmt.kind_name() == "return_statement" {
                     ExitKind::Return
                 } else {
@@ -673,7 +859,7 @@ where
                     guard: self.guard,
                 });
                 self.leave(state);
-                State::dead()
+                *state = State::dead();
             }
             "break_statement" | "continue_statement" => {
                 let brk = stmt.kind_name() == "break_statement";
@@ -690,7 +876,7 @@ where
                         }
                     }
                 }
-                State::dead()
+                *state = State::dead();
             }
             "if_statement" => {
                 if let Some(c) = field(FIELDS.condition) {
@@ -698,43 +884,42 @@ where
                 }
                 let mut out = self.branch(field(FIELDS.consequence), state);
                 let mut has_else = false;
-                let mut cursor = stmt.walk();
-                let clauses: Vec<Node<'t>> = stmt
-                    .children_by_field_id(FIELDS.alternative, &mut cursor)
-                    .collect();
-                let mut at = state.clone();
-                for clause in clauses {
+                // `state` is now what reaches each next clause.
+                self.field_children(stmt, FIELDS.alternative, |b, clause| {
                     if clause.kind_name() == "else_clause" {
                         has_else = true;
-                        out.join(&self.branch(clause.field(FIELDS.body), &at));
+                        out.join(&b.branch(clause.field(FIELDS.body), state));
                     } else {
                         if let Some(c) = clause.field(FIELDS.condition) {
-                            self.expression(c, &mut at);
+                            b.expression(c, state);
                         }
-                        out.join(&self.branch(clause.field(FIELDS.consequence), &at));
+                        out.join(&b.branch(clause.field(FIELDS.consequence), state));
                     }
-                }
+                });
                 if !has_else {
-                    out.join(&at);
+                    out.join(state);
                 }
-                out
+                *state = out;
             }
             "for_statement" | "while_statement" => {
                 let is_for = stmt.kind_name() == "for_statement";
                 if let Some(right) = field(FIELDS.right).filter(|_| is_for) {
                     self.expression(right, state);
                 }
-                let mut head = state.clone();
+                let (left, condition) = match is_for {
+                    true => (field(FIELDS.left), None),
+                    false => (None, field(FIELDS.condition)),
+                };
+                let body = field(FIELDS.body);
+                let mut head = std::mem::take(state);
                 let mut exit = State::dead();
                 // Until nothing new reaches the loop's head (the sets only
                 // grow, so a few rounds do).
                 for _ in 0..8 {
                     let mut entry = head.clone();
-                    if is_for {
-                        if let Some(left) = field(FIELDS.left) {
-                            self.targets(left, BindingKind::Loop, None, &mut entry);
-                        }
-                    } else if let Some(c) = field(FIELDS.condition) {
+                    if let Some(left) = left {
+                        self.targets(left, BindingKind::Loop, None, &mut entry);
+                    } else if let Some(c) = condition {
                         self.expression(c, &mut entry);
                     }
                     exit.join(&head);
@@ -742,13 +927,15 @@ where
                         breaks: State::dead(),
                         continues: State::dead(),
                     });
-                    let body = self.branch(field(FIELDS.body), &entry);
+                    if let Some(body) = body {
+                        self.block(body, &mut entry);
+                    }
                     let Some(Frame::Loop { breaks, continues }) = self.frames.pop() else {
                         unreachable!("the loop's frame is on top");
                     };
                     exit.join(&breaks);
                     let mut next = head.clone();
-                    next.join(&body);
+                    next.join(&entry);
                     next.join(&continues);
                     if next == head {
                         break;
@@ -758,26 +945,22 @@ where
                 let alternative = field(FIELDS.alternative).and_then(|e| e.field(FIELDS.body));
                 let mut out = self.branch(alternative, &head);
                 out.join(&exit);
-                out
+                *state = out;
             }
             "try_statement" => self.try_statement(stmt, state),
             "with_statement" => {
-                let mut cursor = stmt.walk();
-                let clauses: Vec<Node<'t>> = stmt
-                    .named_children(&mut cursor)
-                    .filter(|c| c.kind_name() == "with_clause")
-                    .collect();
-                for clause in clauses {
-                    let mut c = clause.walk();
-                    let items: Vec<Node<'t>> = clause.named_children(&mut c).collect();
-                    for item in items {
+                self.named_children(stmt, |b, clause| {
+                    if clause.kind_name() != "with_clause" {
+                        return;
+                    }
+                    b.named_children(clause, |b, item| {
                         let Some(value) = item.field(FIELDS.value) else {
-                            continue;
+                            return;
                         };
                         if value.kind_name() == "as_pattern" {
                             let v = value.named_child(0);
                             if let Some(v) = v {
-                                self.expression_in(v, &[item, value], state);
+                                b.expression_in(v, &[item, value], state);
                             }
                             if let Some(alias) = value.field(FIELDS.alias) {
                                 // `as_pattern_target` around the name.
@@ -785,14 +968,16 @@ where
                                     Some(name) if alias.named_child_count() == 1 => name,
                                     _ => alias,
                                 };
-                                self.targets(target, BindingKind::With, v, state);
+                                b.targets(target, BindingKind::With, v, state);
                             }
                         } else {
-                            self.expression_in(value, &[item], state);
+                            b.expression_in(value, &[item], state);
                         }
-                    }
+                    });
+                });
+                if let Some(body) = field(FIELDS.body) {
+                    self.block(body, state);
                 }
-                self.branch(field(FIELDS.body), state)
             }
             "match_statement" => {
                 if let Some(subject) = field(FIELDS.subject) {
@@ -800,77 +985,57 @@ where
                 }
                 let mut out = state.clone();
                 if let Some(body) = field(FIELDS.body) {
-                    let mut cursor = body.walk();
-                    let cases: Vec<Node<'t>> = body
-                        .named_children(&mut cursor)
-                        .filter(|c| c.kind_name() == "case_clause")
-                        .collect();
-                    for case in cases {
-                        out.join(&self.branch(case.field(FIELDS.consequence), state));
-                    }
+                    self.named_children(body, |b, case| {
+                        if case.kind_name() == "case_clause" {
+                            out.join(&b.branch(case.field(FIELDS.consequence), state));
+                        }
+                    });
                 }
-                out
+                *state = out;
             }
             "function_definition" | "class_definition" => {
                 self.definition(stmt, state);
-                state.clone()
             }
             "decorated_definition" => {
-                let mut cursor = stmt.walk();
-                let decorators: Vec<Node<'t>> = stmt
-                    .named_children(&mut cursor)
-                    .filter(|c| c.kind_name() == "decorator")
-                    .collect();
-                for decorator in decorators {
-                    self.expression(decorator, state);
-                }
+                self.named_children(stmt, |b, decorator| {
+                    if decorator.kind_name() == "decorator" {
+                        b.expression(decorator, state);
+                    }
+                });
                 if let Some(definition) = field(FIELDS.definition) {
                     self.definition(definition, state);
                 }
-                state.clone()
             }
             "delete_statement" => {
                 for name in syntax::bound_names(stmt) {
                     let text = self.name(name);
                     self.bind(name, text, BindingKind::Del, None, state);
                 }
-                state.clone()
             }
             "global_statement" | "nonlocal_statement" => {
-                let mut cursor = stmt.walk();
-                let names: Vec<Node<'t>> = stmt
-                    .named_children(&mut cursor)
-                    .filter(|c| c.kind_name() == "identifier")
-                    .collect();
-                for name in names {
-                    let text = self.name(name);
-                    self.model.declared.push(text);
-                }
-                state.clone()
+                self.named_children(stmt, |b, name| {
+                    if name.kind_name() == "identifier" {
+                        let text = b.name(name);
+                        b.model.declared.push(text);
+                    }
+                });
             }
             "import_statement" | "import_from_statement" | "future_import_statement" => {
                 self.import(stmt, state);
-                state.clone()
             }
             _ => {
                 // Other simple statements (assert, pass, print, exec, type
                 // aliases): their reads.
-                let mut cursor = stmt.walk();
-                let children: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
-                for child in children {
-                    self.expression(child, state);
-                }
-                state.clone()
+                self.named_children(stmt, |b, child| b.expression(child, state));
             }
         }
     }
 
-    fn try_statement(&mut self, stmt: Node<'t>, state: &mut State) -> State {
-        let mut cursor = stmt.walk();
-        let clauses: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
-        let handlers = clauses
-            .iter()
-            .any(|c| matches!(c.kind_name(), "except_clause" | "except_group_clause"));
+    fn try_statement(&mut self, stmt: Node<'t>, state: &mut State) {
+        let mut handlers = false;
+        self.named_children(stmt, |_, c| {
+            handlers |= matches!(c.kind_name(), "except_clause" | "except_group_clause");
+        });
         let outer_guard = self.guard;
         let guard = |b: &mut Self, clause: Clause| {
             let id = b.model.guards.len() as GuardId;
@@ -904,67 +1069,61 @@ where
         let mut through = State::dead();
         let mut has_else = false;
         let mut finally_block = None;
-        for clause in &clauses {
-            match clause.kind_name() {
-                "except_clause" | "except_group_clause" => {
-                    guard(self, Clause::Except);
-                    let mut entry = caught.clone();
-                    let mut c = clause.walk();
-                    let parts: Vec<Node<'t>> = clause.named_children(&mut c).collect();
-                    let mut block = None;
-                    for part in parts {
-                        match part.kind_name() {
-                            "block" => block = Some(part),
-                            "as_pattern" => {
-                                if let Some(v) = part.named_child(0) {
-                                    self.expression(v, &mut entry);
-                                }
-                                if let Some(alias) = part.field(FIELDS.alias) {
-                                    self.targets(alias, BindingKind::Except, None, &mut entry);
-                                }
-                            }
-                            "comment" => {}
-                            _ => self.expression(part, &mut entry),
+        self.named_children(stmt, |b, clause| match clause.kind_name() {
+            "except_clause" | "except_group_clause" => {
+                guard(b, Clause::Except);
+                let mut entry = caught.clone();
+                let mut block = None;
+                b.named_children(clause, |b, part| match part.kind_name() {
+                    "block" => block = Some(part),
+                    "as_pattern" => {
+                        if let Some(v) = part.named_child(0) {
+                            b.expression(v, &mut entry);
+                        }
+                        if let Some(alias) = part.field(FIELDS.alias) {
+                            b.targets(alias, BindingKind::Except, None, &mut entry);
                         }
                     }
-                    through.join(&self.branch(block, &entry));
-                    // The handler's name is unbound at its end.
-                    caught.join(&State::dead());
+                    "comment" => {}
+                    _ => b.expression(part, &mut entry),
+                });
+                if let Some(block) = block {
+                    b.block(block, &mut entry);
                 }
-                "else_clause" => {
-                    has_else = true;
-                    guard(self, Clause::Else);
-                    through.join(&self.branch(clause.field(FIELDS.body), &body));
-                }
-                "finally_clause" => {
-                    let mut c = clause.walk();
-                    finally_block = clause
-                        .named_children(&mut c)
-                        .find(|p| p.kind_name() == "block");
-                }
-                _ => {}
+                through.join(&entry);
+                // The handler's name is unbound at its end.
+                caught.join(&State::dead());
             }
-        }
+            "else_clause" => {
+                has_else = true;
+                guard(b, Clause::Else);
+                through.join(&b.branch(clause.field(FIELDS.body), &body));
+            }
+            "finally_clause" => {
+                b.named_children(clause, |_, p| {
+                    if finally_block.is_none() && p.kind_name() == "block" {
+                        finally_block = Some(p);
+                    }
+                });
+            }
+            _ => {}
+        });
         if !has_else {
             through.join(&body);
         }
         let Some(Frame::Try { finally, .. }) = self.frames.pop() else {
             unreachable!("the try's frame is on top");
         };
-        let out = match finally_block {
-            Some(block) => {
-                guard(self, Clause::Finally);
-                let mut entry = through.clone();
-                entry.join(&finally);
-                // A finally entered by an exception or a return ends the
-                // same way it was entered; joining them into what follows
-                // errs towards "may reach".
-                self.block(block, entry)
-            }
-            None => through,
-        };
+        *state = through;
+        if let Some(block) = finally_block {
+            guard(self, Clause::Finally);
+            state.join(&finally);
+            // A finally entered by an exception or a return ends the
+            // same way it was entered; joining them into what follows
+            // errs towards "may reach".
+            self.block(block, state);
+        }
         self.guard = outer_guard;
-        out
     }
 
     /// A nested `def` or `class` as a statement of this scope: decorators
@@ -973,14 +1132,11 @@ where
     fn definition(&mut self, def: Node<'t>, state: &mut State) {
         if def.kind_name() == "function_definition" {
             if let Some(parameters) = def.field(FIELDS.parameters) {
-                let mut cursor = parameters.walk();
-                let defaults: Vec<Node<'t>> = parameters
-                    .named_children(&mut cursor)
-                    .filter_map(|p| p.field(FIELDS.value))
-                    .collect();
-                for d in defaults {
-                    self.expression(d, state);
-                }
+                self.named_children(parameters, |b, p| {
+                    if let Some(d) = p.field(FIELDS.value) {
+                        b.expression(d, state);
+                    }
+                });
             }
         } else if let Some(bases) = def.field(FIELDS.superclasses) {
             self.expression(bases, state);
@@ -993,11 +1149,7 @@ where
     }
 
     fn import(&mut self, stmt: Node<'t>, state: &mut State) {
-        let mut cursor = stmt.walk();
-        let names: Vec<Node<'t>> = stmt
-            .children_by_field_id(FIELDS.name, &mut cursor)
-            .collect();
-        for name in names {
+        self.field_children(stmt, FIELDS.name, |b, name| {
             // `import a.b` binds `a`; `import a.b as c` and `from m import
             // x as c` bind `c`; `from m import x` binds `x`.
             let bound = match name.kind_name() {
@@ -1009,10 +1161,10 @@ where
                 _ => None,
             };
             if let Some(ident) = bound {
-                let text = self.name(ident);
-                self.bind(ident, text, BindingKind::Import, None, state);
+                let text = b.name(ident);
+                b.bind(ident, text, BindingKind::Import, None, state);
             }
-        }
+        });
     }
 
     fn assignment(&mut self, assignment: Node<'t>, state: &mut State) {
@@ -1160,7 +1312,7 @@ where
                     role: Role::Captured,
                     statement: self.statement.unwrap_or(scope),
                     guard: self.guard,
-                    reaching: Vec::new(),
+                    reaching: Reaching::default(),
                 });
             }
         }
