@@ -1254,6 +1254,12 @@ where
                     self.bind(name, text, BindingKind::Walrus, value, state);
                 }
                 enter = false;
+            } else if kind == string_kind() {
+                // A string holds no reads unless it is a format string
+                // (`f"{x}"`, `t"{x}"`): only their `{` starts an
+                // interpolation. Not entering the others saves a visit of
+                // their parts.
+                enter = n.has_error() || format_prefix(self.src, n.start_byte());
             } else if kind == kinds.keyword_argument {
                 // The keyword is not a read; the value is.
                 if let Some(value) = n.field(FIELDS.value) {
@@ -1319,6 +1325,22 @@ where
     }
 }
 
+/// The kind id of `string`.
+fn string_kind() -> u16 {
+    static ID: std::sync::LazyLock<u16> =
+        std::sync::LazyLock::new(|| syntax::LANGUAGE.id_for_node_kind("string", true));
+    *ID
+}
+
+/// Whether the string literal starting at `start` has an `f` or `t`
+/// prefix, as tree-sitter's scanner decides.
+fn format_prefix(src: &[u8], start: usize) -> bool {
+    src[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic())
+        .any(|b| matches!(b, b'f' | b'F' | b't' | b'T'))
+}
+
 /// Identifiers that are not reads: attribute names, keywords of keyword
 /// arguments, parameter names, import names.
 fn is_not_a_read(ident: Node, parent: Option<Node>) -> bool {
@@ -1326,7 +1348,9 @@ fn is_not_a_read(ident: Node, parent: Option<Node>) -> bool {
         return false;
     };
     match parent.kind_name() {
-        "attribute" => parent.field(FIELDS.attribute) == Some(ident),
+        // An attribute's object is its first child, its name comes after
+        // the dot: comparing positions spares a search of its children.
+        "attribute" => ident.start_byte() != parent.start_byte(),
         "keyword_argument" => parent.field(FIELDS.name) == Some(ident),
         "dotted_name" | "aliased_import" | "import_from_statement" | "import_statement" => true,
         "parameters"
@@ -1353,9 +1377,10 @@ fn role<'t>(ident: Node<'t>, path: &[Node<'t>], src: &'t [u8]) -> Role<'t> {
         return Role::Other;
     };
     match parent.kind_name() {
-        "attribute" if parent.field(FIELDS.object) == Some(child) => {
+        // The object and a call's function are their node's first child.
+        "attribute" if child.start_byte() == parent.start_byte() => {
             let call = up(depth + 1)
-                .filter(|c| c.kind_name() == "call" && c.field(FIELDS.function) == Some(parent));
+                .filter(|c| c.kind_name() == "call" && c.start_byte() == parent.start_byte());
             match call {
                 Some(call) => {
                     let method = parent
