@@ -527,6 +527,10 @@ enum Frame {
     },
 }
 
+/// A cursor, the ancestors of its node (the nearest last) and, for each
+/// ancestor entered, how many of its children are still to visit.
+type Walk<'t> = (tree_sitter::TreeCursor<'t>, Vec<Node<'t>>, Vec<u32>);
+
 struct Builder<'t, 's> {
     src: &'s [u8],
     model: ScopeModel<'t>,
@@ -540,7 +544,7 @@ struct Builder<'t, 's> {
     statement: Option<Node<'t>>,
     /// Cursors and ancestor paths for expression walks, kept for the next
     /// walk: making a cursor allocates, and every expression takes one.
-    spare: Vec<(tree_sitter::TreeCursor<'t>, Vec<Node<'t>>)>,
+    spare: Vec<Walk<'t>>,
     /// Cursors for iterating a node's children, kept the same way.
     cursors: Vec<tree_sitter::TreeCursor<'t>>,
 }
@@ -631,16 +635,20 @@ where
             }
             None => node.walk(),
         };
-        if cursor.goto_first_child() {
-            loop {
+        let count = node.child_count();
+        if count > 0 && cursor.goto_first_child() {
+            for i in 1..=count {
                 let child = cursor.node();
                 if child.is_named() {
                     each(self, child);
                 }
-                if !cursor.goto_next_sibling() {
+                // Not past the last child: a failed step costs as much as
+                // one that succeeds.
+                if i == count || !cursor.goto_next_sibling() {
                     break;
                 }
             }
+            debug_assert!(!cursor.goto_next_sibling(), "the child count is right");
         }
         self.cursors.push(cursor);
     }
@@ -660,15 +668,17 @@ where
             }
             None => node.walk(),
         };
-        if cursor.goto_first_child() {
-            loop {
+        let count = node.child_count();
+        if count > 0 && cursor.goto_first_child() {
+            for i in 1..=count {
                 if cursor.field_id() == Some(field) {
                     each(self, cursor.node());
                 }
-                if !cursor.goto_next_sibling() {
+                if i == count || !cursor.goto_next_sibling() {
                     break;
                 }
             }
+            debug_assert!(!cursor.goto_next_sibling(), "the child count is right");
         }
         self.cursors.push(cursor);
     }
@@ -1222,13 +1232,14 @@ where
     /// are `above`, as far as roles need to look up.
     fn expression_in(&mut self, expr: Node<'t>, above: &[Node<'t>], state: &mut State) {
         let kinds = &*syntax::KINDS;
-        let (mut cursor, mut path) = match self.spare.pop() {
-            Some((mut cursor, mut path)) => {
+        let (mut cursor, mut path, mut left) = match self.spare.pop() {
+            Some((mut cursor, mut path, mut left)) => {
                 cursor.reset(expr);
                 path.clear();
-                (cursor, path)
+                left.clear();
+                (cursor, path, left)
             }
-            None => (expr.walk(), Vec::new()),
+            None => (expr.walk(), Vec::new(), Vec::new()),
         };
         path.extend_from_slice(above);
         'walk: loop {
@@ -1269,22 +1280,37 @@ where
                 }
                 enter = false;
             }
-            if enter && cursor.goto_first_child() {
-                path.push(n);
-                continue;
+            // Children counted first: a leaf is not entered, and the
+            // cursor is not asked for a sibling after the last child (a
+            // failed step costs as much as one that succeeds).
+            if enter {
+                let count = n.child_count();
+                if count > 0 && cursor.goto_first_child() {
+                    path.push(n);
+                    left.push(count - 1);
+                    continue;
+                }
             }
             loop {
-                if path.len() == above.len() {
+                let Some(remaining) = left.last_mut() else {
                     break 'walk;
+                };
+                if *remaining > 0 {
+                    *remaining -= 1;
+                    if cursor.goto_next_sibling() {
+                        continue 'walk;
+                    }
                 }
-                if cursor.goto_next_sibling() {
-                    continue 'walk;
-                }
+                debug_assert!(
+                    !cursor.clone().goto_next_sibling(),
+                    "a node's child count covers every child the cursor visits"
+                );
                 cursor.goto_parent();
                 path.pop();
+                left.pop();
             }
         }
-        self.spare.push((cursor, path));
+        self.spare.push((cursor, path, left));
     }
 
     /// `expression` for a node whose ancestors are `path` (so roles that
