@@ -812,7 +812,7 @@ where
     /// state after them.
     fn block(&mut self, block: Node<'t>, state: &mut State) {
         self.named_children(block, |b, stmt| {
-            if stmt.kind_name() != "comment" {
+            if kind(stmt) != K::Comment {
                 b.statement(stmt, state);
             }
         });
@@ -836,8 +836,8 @@ where
 
     fn statement_inner(&mut self, stmt: Node<'t>, state: &mut State) {
         let field = |id| stmt.field(id);
-        match stmt.kind_name() {
-            "expression_statement" => {
+        match kind(stmt) {
+            K::ExpressionStatement => {
                 self.named_children(stmt, |b, child| match child.kind_name() {
                     "assignment" => b.assignment(child, state),
                     "augmented_assignment" => {
@@ -855,7 +855,7 @@ where
                     _ => b.expression_in(child, &[stmt], state),
                 });
             }
-            "return_statement" | "raise_statement" => {
+            K::ReturnStatement | K::RaiseStatement => {
                 self.named_children(stmt, |b, child| b.expression_in(child, &[stmt], state));
                 let kind = if stmt.kind_name() == "return_statement" {
                     ExitKind::Return
@@ -871,7 +871,7 @@ where
                 self.leave(state);
                 *state = State::dead();
             }
-            "break_statement" | "continue_statement" => {
+            K::BreakStatement | K::ContinueStatement => {
                 let brk = stmt.kind_name() == "break_statement";
                 for frame in self.frames.iter_mut().rev() {
                     match frame {
@@ -888,7 +888,7 @@ where
                 }
                 *state = State::dead();
             }
-            "if_statement" => {
+            K::IfStatement => {
                 if let Some(c) = field(FIELDS.condition) {
                     self.expression(c, state);
                 }
@@ -911,7 +911,7 @@ where
                 }
                 *state = out;
             }
-            "for_statement" | "while_statement" => {
+            K::ForStatement | K::WhileStatement => {
                 let is_for = stmt.kind_name() == "for_statement";
                 if let Some(right) = field(FIELDS.right).filter(|_| is_for) {
                     self.expression(right, state);
@@ -957,8 +957,8 @@ where
                 out.join(&exit);
                 *state = out;
             }
-            "try_statement" => self.try_statement(stmt, state),
-            "with_statement" => {
+            K::TryStatement => self.try_statement(stmt, state),
+            K::WithStatement => {
                 self.named_children(stmt, |b, clause| {
                     if clause.kind_name() != "with_clause" {
                         return;
@@ -989,7 +989,7 @@ where
                     self.block(body, state);
                 }
             }
-            "match_statement" => {
+            K::MatchStatement => {
                 if let Some(subject) = field(FIELDS.subject) {
                     self.expression(subject, state);
                 }
@@ -1003,10 +1003,10 @@ where
                 }
                 *state = out;
             }
-            "function_definition" | "class_definition" => {
+            K::FunctionDefinition | K::ClassDefinition => {
                 self.definition(stmt, state);
             }
-            "decorated_definition" => {
+            K::DecoratedDefinition => {
                 self.named_children(stmt, |b, decorator| {
                     if decorator.kind_name() == "decorator" {
                         b.expression(decorator, state);
@@ -1016,13 +1016,13 @@ where
                     self.definition(definition, state);
                 }
             }
-            "delete_statement" => {
+            K::DeleteStatement => {
                 for name in syntax::bound_names(stmt) {
                     let text = self.name(name);
                     self.bind(name, text, BindingKind::Del, None, state);
                 }
             }
-            "global_statement" | "nonlocal_statement" => {
+            K::GlobalStatement | K::NonlocalStatement => {
                 self.named_children(stmt, |b, name| {
                     if name.kind_name() == "identifier" {
                         let text = b.name(name);
@@ -1030,7 +1030,7 @@ where
                     }
                 });
             }
-            "import_statement" | "import_from_statement" | "future_import_statement" => {
+            K::ImportStatement | K::ImportFromStatement | K::FutureImportStatement => {
                 self.import(stmt, state);
             }
             _ => {
@@ -1367,23 +1367,143 @@ fn format_prefix(src: &[u8], start: usize) -> bool {
         .any(|b| matches!(b, b'f' | b'F' | b't' | b'T'))
 }
 
+/// The node kinds the model tells apart, by kind id (`kind`): matching a
+/// kind name compares strings, at every statement and every read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum K {
+    Attribute,
+    KeywordArgument,
+    DottedName,
+    AliasedImport,
+    ImportFromStatement,
+    ImportStatement,
+    FutureImportStatement,
+    Parameters,
+    LambdaParameters,
+    DefaultParameter,
+    TypedParameter,
+    TypedDefaultParameter,
+    ParenthesizedExpression,
+    Call,
+    Await,
+    ExpressionStatement,
+    ArgumentList,
+    ListSplat,
+    DictionarySplat,
+    ReturnStatement,
+    ExpressionList,
+    Yield,
+    List,
+    Tuple,
+    Set,
+    Dictionary,
+    Pair,
+    Assignment,
+    WithItem,
+    AsPattern,
+    RaiseStatement,
+    BreakStatement,
+    ContinueStatement,
+    IfStatement,
+    ForStatement,
+    WhileStatement,
+    TryStatement,
+    WithStatement,
+    MatchStatement,
+    FunctionDefinition,
+    ClassDefinition,
+    DecoratedDefinition,
+    DeleteStatement,
+    GlobalStatement,
+    NonlocalStatement,
+    Comment,
+    Other,
+}
+
+/// The `K` of a node: the same answer as matching its `kind_name`.
+fn kind(node: Node) -> K {
+    static TABLE: std::sync::LazyLock<Vec<K>> = std::sync::LazyLock::new(|| {
+        (0..syntax::LANGUAGE.node_kind_count())
+            .map(|id| {
+                let name = u16::try_from(id)
+                    .ok()
+                    .and_then(|id| syntax::LANGUAGE.node_kind_for_id(id))
+                    .unwrap_or("");
+                match name {
+                    "attribute" => K::Attribute,
+                    "keyword_argument" => K::KeywordArgument,
+                    "dotted_name" => K::DottedName,
+                    "aliased_import" => K::AliasedImport,
+                    "import_from_statement" => K::ImportFromStatement,
+                    "import_statement" => K::ImportStatement,
+                    "future_import_statement" => K::FutureImportStatement,
+                    "parameters" => K::Parameters,
+                    "lambda_parameters" => K::LambdaParameters,
+                    "default_parameter" => K::DefaultParameter,
+                    "typed_parameter" => K::TypedParameter,
+                    "typed_default_parameter" => K::TypedDefaultParameter,
+                    "parenthesized_expression" => K::ParenthesizedExpression,
+                    "call" => K::Call,
+                    "await" => K::Await,
+                    "expression_statement" => K::ExpressionStatement,
+                    "argument_list" => K::ArgumentList,
+                    "list_splat" => K::ListSplat,
+                    "dictionary_splat" => K::DictionarySplat,
+                    "return_statement" => K::ReturnStatement,
+                    "expression_list" => K::ExpressionList,
+                    "yield" => K::Yield,
+                    "list" => K::List,
+                    "tuple" => K::Tuple,
+                    "set" => K::Set,
+                    "dictionary" => K::Dictionary,
+                    "pair" => K::Pair,
+                    "assignment" => K::Assignment,
+                    "with_item" => K::WithItem,
+                    "as_pattern" => K::AsPattern,
+                    "raise_statement" => K::RaiseStatement,
+                    "break_statement" => K::BreakStatement,
+                    "continue_statement" => K::ContinueStatement,
+                    "if_statement" => K::IfStatement,
+                    "for_statement" => K::ForStatement,
+                    "while_statement" => K::WhileStatement,
+                    "try_statement" => K::TryStatement,
+                    "with_statement" => K::WithStatement,
+                    "match_statement" => K::MatchStatement,
+                    "function_definition" => K::FunctionDefinition,
+                    "class_definition" => K::ClassDefinition,
+                    "decorated_definition" => K::DecoratedDefinition,
+                    "delete_statement" => K::DeleteStatement,
+                    "global_statement" => K::GlobalStatement,
+                    "nonlocal_statement" => K::NonlocalStatement,
+                    "comment" => K::Comment,
+                    _ => K::Other,
+                }
+            })
+            .collect()
+    });
+    TABLE
+        .get(usize::from(node.kind_id()))
+        .copied()
+        .unwrap_or(K::Other)
+}
+
 /// Identifiers that are not reads: attribute names, keywords of keyword
 /// arguments, parameter names, import names.
 fn is_not_a_read(ident: Node, parent: Option<Node>) -> bool {
     let Some(parent) = parent else {
         return false;
     };
-    match parent.kind_name() {
+    match kind(parent) {
         // An attribute's object is its first child, its name comes after
         // the dot: comparing positions spares a search of its children.
-        "attribute" => ident.start_byte() != parent.start_byte(),
-        "keyword_argument" => parent.field(FIELDS.name) == Some(ident),
-        "dotted_name" | "aliased_import" | "import_from_statement" | "import_statement" => true,
-        "parameters"
-        | "lambda_parameters"
-        | "default_parameter"
-        | "typed_parameter"
-        | "typed_default_parameter" => parent.field(FIELDS.value) != Some(ident),
+        K::Attribute => ident.start_byte() != parent.start_byte(),
+        K::KeywordArgument => parent.field(FIELDS.name) == Some(ident),
+        K::DottedName | K::AliasedImport | K::ImportFromStatement | K::ImportStatement => true,
+        K::Parameters
+        | K::LambdaParameters
+        | K::DefaultParameter
+        | K::TypedParameter
+        | K::TypedDefaultParameter => parent.field(FIELDS.value) != Some(ident),
         _ => false,
     }
 }
@@ -1395,64 +1515,64 @@ fn role<'t>(ident: Node<'t>, path: &[Node<'t>], src: &'t [u8]) -> Role<'t> {
     // Parentheses around the name do not change what is done with it.
     let mut depth = 1;
     let mut child = ident;
-    while let Some(p) = up(depth).filter(|p| p.kind_name() == "parenthesized_expression") {
+    while let Some(p) = up(depth).filter(|p| kind(*p) == K::ParenthesizedExpression) {
         child = p;
         depth += 1;
     }
     let Some(parent) = up(depth) else {
         return Role::Other;
     };
-    match parent.kind_name() {
+    match kind(parent) {
         // The object and a call's function are their node's first child.
-        "attribute" if child.start_byte() == parent.start_byte() => {
+        K::Attribute if child.start_byte() == parent.start_byte() => {
             let call = up(depth + 1)
-                .filter(|c| c.kind_name() == "call" && c.start_byte() == parent.start_byte());
+                .filter(|c| kind(*c) == K::Call && c.start_byte() == parent.start_byte());
             match call {
                 Some(call) => {
                     let method = parent
                         .field(FIELDS.attribute)
                         .map_or(&b""[..], |a| text(a, src));
                     let mut holder = up(depth + 2);
-                    if holder.is_some_and(|h| h.kind_name() == "await") {
+                    if holder.is_some_and(|h| kind(h) == K::Await) {
                         holder = up(depth + 3);
                     }
                     Role::MethodCall {
                         method,
                         call,
-                        statement: holder.is_some_and(|h| h.kind_name() == "expression_statement"),
+                        statement: holder.is_some_and(|h| kind(h) == K::ExpressionStatement),
                     }
                 }
                 None => Role::Attribute,
             }
         }
-        "argument_list" => match up(depth + 1).filter(|c| c.kind_name() == "call") {
+        K::ArgumentList => match up(depth + 1).filter(|c| kind(*c) == K::Call) {
             Some(call) => Role::Argument { call },
             None => Role::Other,
         },
-        "keyword_argument" if parent.field(FIELDS.value) == Some(child) => {
-            match up(depth + 2).filter(|c| c.kind_name() == "call") {
+        K::KeywordArgument if parent.field(FIELDS.value) == Some(child) => {
+            match up(depth + 2).filter(|c| kind(*c) == K::Call) {
                 Some(call) => Role::Argument { call },
                 None => Role::Other,
             }
         }
-        "list_splat" | "dictionary_splat" => {
-            match up(depth + 2).filter(|c| c.kind_name() == "call") {
+        K::ListSplat | K::DictionarySplat => {
+            match up(depth + 2).filter(|c| kind(*c) == K::Call) {
                 Some(call) => Role::Argument { call },
                 None => Role::Contained,
             }
         }
-        "return_statement" => Role::Returned,
-        "expression_list" if up(depth + 1).is_some_and(|p| p.kind_name() == "return_statement") => {
+        K::ReturnStatement => Role::Returned,
+        K::ExpressionList if up(depth + 1).is_some_and(|p| kind(p) == K::ReturnStatement) => {
             Role::Returned
         }
-        "yield" => Role::Yielded,
-        "expression_list" if up(depth + 1).is_some_and(|p| p.kind_name() == "yield") => {
+        K::Yield => Role::Yielded,
+        K::ExpressionList if up(depth + 1).is_some_and(|p| kind(p) == K::Yield) => {
             Role::Yielded
         }
-        "list" | "tuple" | "set" | "dictionary" | "pair" | "expression_list" => Role::Contained,
-        "assignment" if parent.field(FIELDS.right) == Some(child) => Role::Stored,
-        "with_item" => Role::WithItem,
-        "as_pattern" if up(depth + 1).is_some_and(|p| p.kind_name() == "with_item") => {
+        K::List | K::Tuple | K::Set | K::Dictionary | K::Pair | K::ExpressionList => Role::Contained,
+        K::Assignment if parent.field(FIELDS.right) == Some(child) => Role::Stored,
+        K::WithItem => Role::WithItem,
+        K::AsPattern if up(depth + 1).is_some_and(|p| kind(p) == K::WithItem) => {
             Role::WithItem
         }
         _ => Role::Other,
