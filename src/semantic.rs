@@ -538,7 +538,7 @@ struct Builder<'t, 's> {
     binding_at: HashMap<usize, BindingId>,
     reference_at: HashMap<usize, usize>,
     /// Binding ids by name.
-    by_name: HashMap<&'t [u8], Vec<BindingId>>,
+    by_name: HashMap<&'t [u8], Reaching>,
     frames: Vec<Frame>,
     guard: Option<GuardId>,
     statement: Option<Node<'t>>,
@@ -618,7 +618,7 @@ where
         model.reference_at = reference_at;
         for r in &mut model.references {
             if r.role == Role::Captured {
-                r.reaching = Reaching::from_slice(by_name.get(r.name).map_or(&[], |ids| ids));
+                r.reaching = Reaching::from_slice(by_name.get(r.name).map_or(&[], |ids| &ids[..]));
             }
             r.reaching.sort_dedup();
         }
@@ -700,12 +700,14 @@ where
         state: &mut State,
     ) {
         let reachable = state.live;
-        let id = match self.binding_at.get(&ident.id()) {
-            Some(id) => {
-                self.model.bindings[*id as usize].reachable |= reachable;
-                *id
+        let others = self.by_name.entry(name).or_default();
+        let id = match self.binding_at.entry(ident.id()) {
+            std::collections::hash_map::Entry::Occupied(at) => {
+                let id = *at.get();
+                self.model.bindings[id as usize].reachable |= reachable;
+                id
             }
-            None => {
+            std::collections::hash_map::Entry::Vacant(at) => {
                 let id = self.model.bindings.len() as BindingId;
                 self.model.bindings.push(Binding {
                     name,
@@ -716,15 +718,14 @@ where
                     guard: self.guard,
                     reachable,
                 });
-                self.binding_at.insert(ident.id(), id);
-                self.by_name.entry(name).or_default().push(id);
+                at.insert(id);
+                others.push(id);
                 id
             }
         };
-        if let Some(others) = self.by_name.get(name) {
-            for other in others {
-                state.clear(*other);
-            }
+        // Every binding of the name, this one included.
+        for other in others.iter() {
+            state.clear(*other);
         }
         state.set(id);
     }
@@ -767,9 +768,13 @@ where
                 "identifier" => Some(p),
                 "default_parameter" | "typed_default_parameter" => p.field(FIELDS.name),
                 "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
-                    let mut c = p.walk();
-                    p.named_children(&mut c)
-                        .find(|c| c.kind_name() == "identifier")
+                    let mut first = None;
+                    b.named_children(p, |_, c| {
+                        if first.is_none() && c.kind_name() == "identifier" {
+                            first = Some(c);
+                        }
+                    });
+                    first
                 }
                 _ => None,
             };
