@@ -1292,7 +1292,7 @@ where
                 let count = n.child_count();
                 if count > 0 && cursor.goto_first_child() {
                     path.push(n);
-                    left.push(count - 1);
+                    left.push(children_to_visit(n, count, cursor.node()));
                     continue;
                 }
             }
@@ -1300,16 +1300,14 @@ where
                 let Some(remaining) = left.last_mut() else {
                     break 'walk;
                 };
-                if *remaining > 0 {
+                if *remaining & !CUT > 0 {
                     *remaining -= 1;
                     if cursor.goto_next_sibling() {
                         continue 'walk;
                     }
                 }
-                debug_assert!(
-                    !cursor.clone().goto_next_sibling(),
-                    "a node's child count covers every child the cursor visits"
-                );
+                #[cfg(debug_assertions)]
+                check_unvisited(&cursor, *remaining & CUT != 0, path.last().copied());
                 cursor.goto_parent();
                 path.pop();
                 left.pop();
@@ -1422,7 +1420,65 @@ enum K {
     GlobalStatement,
     NonlocalStatement,
     Comment,
+    Subscript,
+    ListComprehension,
+    SetComprehension,
+    DictionaryComprehension,
+    GeneratorExpression,
     Other,
+}
+
+/// A flag on a count of children still to visit: the node's last ones
+/// are not visited (they hold no reads).
+const CUT: u32 = 1 << 31;
+
+/// How many of `node`'s `count` children the expression walk visits after
+/// the first one (`first`), with `CUT` when that leaves some out. Without
+/// errors, an attribute's reads are all in its object, its first child
+/// (then `.` and the attribute's name), and a bracketed display's closing
+/// bracket is its last child: each left out spares a cursor step, the
+/// dearest part of the walk.
+fn children_to_visit(node: Node, count: u32, first: Node) -> u32 {
+    if node.has_error() {
+        return count - 1;
+    }
+    match kind(node) {
+        K::Attribute if !first.is_extra() => CUT,
+        K::ArgumentList
+        | K::ParenthesizedExpression
+        | K::List
+        | K::Tuple
+        | K::Set
+        | K::Dictionary
+        | K::Subscript
+        | K::ListComprehension
+        | K::SetComprehension
+        | K::DictionaryComprehension
+        | K::GeneratorExpression
+            if count >= 2 =>
+        {
+            (count - 2) | CUT
+        }
+        _ => count - 1,
+    }
+}
+
+/// Debug builds: the children after the cursor's node are none (or, when
+/// `cut`, hold no read: punctuation, comments, an attribute's name).
+#[cfg(debug_assertions)]
+fn check_unvisited(cursor: &tree_sitter::TreeCursor, cut: bool, parent: Option<Node>) {
+    let mut rest = cursor.clone();
+    while rest.goto_next_sibling() {
+        let node = rest.node();
+        assert!(cut, "a node's child count covers every child the cursor visits");
+        let attribute_name = parent.is_some_and(|p| kind(p) == K::Attribute)
+            && node.kind_id() == syntax::KINDS.identifier
+            && is_not_a_read(node, parent);
+        assert!(
+            !node.is_named() || node.is_extra() || attribute_name,
+            "only punctuation, comments and an attribute's name are left out, not {node:?}"
+        );
+    }
 }
 
 /// The `K` of a node: the same answer as matching its `kind_name`.
@@ -1481,6 +1537,11 @@ fn kind(node: Node) -> K {
                     "global_statement" => K::GlobalStatement,
                     "nonlocal_statement" => K::NonlocalStatement,
                     "comment" => K::Comment,
+                    "subscript" => K::Subscript,
+                    "list_comprehension" => K::ListComprehension,
+                    "set_comprehension" => K::SetComprehension,
+                    "dictionary_comprehension" => K::DictionaryComprehension,
+                    "generator_expression" => K::GeneratorExpression,
                     _ => K::Other,
                 }
             })
