@@ -1047,12 +1047,13 @@ where
     }
 
     fn try_statement(&mut self, stmt: Node<'t>, state: &mut State) {
+        // Whether the `try` has `except` clauses is known once its clauses
+        // are read (after its body): the guards made before then are told
+        // at that point (`handlers` below), not by a first pass over them.
         let mut handlers = false;
-        self.named_children(stmt, |_, c| {
-            handlers |= matches!(c.kind_name(), "except_clause" | "except_group_clause");
-        });
         let outer_guard = self.guard;
-        let guard = |b: &mut Self, clause: Clause| {
+        let first_guard = self.model.guards.len();
+        let guard = |b: &mut Self, clause: Clause, handlers: bool| {
             let id = b.model.guards.len() as GuardId;
             b.model.guards.push(Guard {
                 try_statement: stmt,
@@ -1067,7 +1068,7 @@ where
             finally: State::dead(),
             in_body: true,
         });
-        guard(self, Clause::Body);
+        guard(self, Clause::Body, false);
         let body = self.branch(stmt.field(FIELDS.body), state);
         let mut caught = match self.frames.last_mut() {
             Some(Frame::Try {
@@ -1086,7 +1087,8 @@ where
         let mut finally_block = None;
         self.named_children(stmt, |b, clause| match clause.kind_name() {
             "except_clause" | "except_group_clause" => {
-                guard(b, Clause::Except);
+                handlers = true;
+                guard(b, Clause::Except, true);
                 let mut entry = caught.clone();
                 let mut block = None;
                 b.named_children(clause, |b, part| match part.kind_name() {
@@ -1111,7 +1113,7 @@ where
             }
             "else_clause" => {
                 has_else = true;
-                guard(b, Clause::Else);
+                guard(b, Clause::Else, false);
                 through.join(&b.branch(clause.field(FIELDS.body), &body));
             }
             "finally_clause" => {
@@ -1126,12 +1128,19 @@ where
         if !has_else {
             through.join(&body);
         }
+        if handlers {
+            for g in &mut self.model.guards[first_guard..] {
+                if g.try_statement == stmt {
+                    g.handlers = true;
+                }
+            }
+        }
         let Some(Frame::Try { finally, .. }) = self.frames.pop() else {
             unreachable!("the try's frame is on top");
         };
         *state = through;
         if let Some(block) = finally_block {
-            guard(self, Clause::Finally);
+            guard(self, Clause::Finally, handlers);
             state.join(&finally);
             // A finally entered by an exception or a return ends the
             // same way it was entered; joining them into what follows
@@ -1574,6 +1583,29 @@ fn is_not_a_read(ident: Node, parent: Option<Node>) -> bool {
     }
 }
 
+/// The name of an attribute (`b` in `a.b`). Without errors it is the
+/// identifier that ends the attribute: read back from its end instead of
+/// searching its children for the field.
+fn attribute_name<'t>(attribute: Node<'t>, src: &'t [u8]) -> &'t [u8] {
+    if attribute.has_error() {
+        return attribute
+            .field(FIELDS.attribute)
+            .map_or(&b""[..], |a| text(a, src));
+    }
+    let end = attribute.end_byte();
+    let start = src[..end]
+        .iter()
+        .rposition(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80))
+        .map_or(0, |i| i + 1);
+    let name = &src[start..end];
+    debug_assert_eq!(
+        Some(name),
+        attribute.field(FIELDS.attribute).map(|a| text(a, src)),
+        "an attribute ends with its name"
+    );
+    name
+}
+
 /// What the read `ident` does with its value; `path` holds its ancestors,
 /// its parent last.
 fn role<'t>(ident: Node<'t>, path: &[Node<'t>], src: &'t [u8]) -> Role<'t> {
@@ -1595,9 +1627,7 @@ fn role<'t>(ident: Node<'t>, path: &[Node<'t>], src: &'t [u8]) -> Role<'t> {
                 .filter(|c| kind(*c) == K::Call && c.start_byte() == parent.start_byte());
             match call {
                 Some(call) => {
-                    let method = parent
-                        .field(FIELDS.attribute)
-                        .map_or(&b""[..], |a| text(a, src));
+                    let method = attribute_name(parent, src);
                     let mut holder = up(depth + 2);
                     if holder.is_some_and(|h| kind(h) == K::Await) {
                         holder = up(depth + 3);
