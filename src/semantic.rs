@@ -150,7 +150,8 @@ pub struct Reference<'t> {
 }
 
 /// Binding ids, in a slice (`Deref`): most reads are reached by one or
-/// two bindings, held inline, so that a read allocates nothing.
+/// two bindings, held inline, so that a read allocates nothing (the model
+/// builder keeps each name's bindings the same way).
 #[derive(Clone, Default)]
 pub struct Reaching {
     len: u32,
@@ -750,7 +751,12 @@ where
                     guard: self.guard,
                     reaching: Reaching::default(),
                 });
-                &mut self.model.references.last_mut().expect("just pushed").reaching
+                &mut self
+                    .model
+                    .references
+                    .last_mut()
+                    .expect("just pushed")
+                    .reaching
             }
         };
         for b in ids {
@@ -1479,7 +1485,10 @@ fn check_unvisited(cursor: &tree_sitter::TreeCursor, cut: bool, parent: Option<N
     let mut rest = cursor.clone();
     while rest.goto_next_sibling() {
         let node = rest.node();
-        assert!(cut, "a node's child count covers every child the cursor visits");
+        assert!(
+            cut,
+            "a node's child count covers every child the cursor visits"
+        );
         let attribute_name = parent.is_some_and(|p| kind(p) == K::Attribute)
             && node.kind_id() == syntax::KINDS.identifier
             && is_not_a_read(node, parent);
@@ -1651,26 +1660,22 @@ fn role<'t>(ident: Node<'t>, path: &[Node<'t>], src: &'t [u8]) -> Role<'t> {
                 None => Role::Other,
             }
         }
-        K::ListSplat | K::DictionarySplat => {
-            match up(depth + 2).filter(|c| kind(*c) == K::Call) {
-                Some(call) => Role::Argument { call },
-                None => Role::Contained,
-            }
-        }
+        K::ListSplat | K::DictionarySplat => match up(depth + 2).filter(|c| kind(*c) == K::Call) {
+            Some(call) => Role::Argument { call },
+            None => Role::Contained,
+        },
         K::ReturnStatement => Role::Returned,
         K::ExpressionList if up(depth + 1).is_some_and(|p| kind(p) == K::ReturnStatement) => {
             Role::Returned
         }
         K::Yield => Role::Yielded,
-        K::ExpressionList if up(depth + 1).is_some_and(|p| kind(p) == K::Yield) => {
-            Role::Yielded
+        K::ExpressionList if up(depth + 1).is_some_and(|p| kind(p) == K::Yield) => Role::Yielded,
+        K::List | K::Tuple | K::Set | K::Dictionary | K::Pair | K::ExpressionList => {
+            Role::Contained
         }
-        K::List | K::Tuple | K::Set | K::Dictionary | K::Pair | K::ExpressionList => Role::Contained,
         K::Assignment if parent.field(FIELDS.right) == Some(child) => Role::Stored,
         K::WithItem => Role::WithItem,
-        K::AsPattern if up(depth + 1).is_some_and(|p| kind(p) == K::WithItem) => {
-            Role::WithItem
-        }
+        K::AsPattern if up(depth + 1).is_some_and(|p| kind(p) == K::WithItem) => Role::WithItem,
         _ => Role::Other,
     }
 }
