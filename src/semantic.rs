@@ -903,20 +903,26 @@ where
                 if let Some(c) = field(FIELDS.condition) {
                     self.expression(c, state);
                 }
-                let mut out = self.branch(field(FIELDS.consequence), state);
+                let consequence = field(FIELDS.consequence);
+                let mut out = self.branch(consequence, state);
                 let mut has_else = false;
-                // `state` is now what reaches each next clause.
-                self.field_children(stmt, FIELDS.alternative, |b, clause| {
-                    if clause.kind_name() == "else_clause" {
-                        has_else = true;
-                        out.join(&b.branch(clause.field(FIELDS.body), state));
-                    } else {
-                        if let Some(c) = clause.field(FIELDS.condition) {
-                            b.expression(c, state);
+                // `state` is now what reaches each next clause. The clauses
+                // follow the consequence: when it ends the statement there
+                // are none, and its children need not be searched.
+                let clauses = stmt.has_error() || !ends(consequence, stmt);
+                if clauses {
+                    self.field_children(stmt, FIELDS.alternative, |b, clause| {
+                        if clause.kind_name() == "else_clause" {
+                            has_else = true;
+                            out.join(&b.branch(clause.field(FIELDS.body), state));
+                        } else {
+                            if let Some(c) = clause.field(FIELDS.condition) {
+                                b.expression(c, state);
+                            }
+                            out.join(&b.branch(clause.field(FIELDS.consequence), state));
                         }
-                        out.join(&b.branch(clause.field(FIELDS.consequence), state));
-                    }
-                });
+                    });
+                }
                 if !has_else {
                     out.join(state);
                 }
@@ -963,7 +969,11 @@ where
                     }
                     head = next;
                 }
-                let alternative = field(FIELDS.alternative).and_then(|e| e.field(FIELDS.body));
+                // An `else` follows the body: none when the body ends the loop.
+                let alternative = match stmt.has_error() || !ends(body, stmt) {
+                    true => field(FIELDS.alternative).and_then(|e| e.field(FIELDS.body)),
+                    false => None,
+                };
                 let mut out = self.branch(alternative, &head);
                 out.join(&exit);
                 *state = out;
@@ -1441,6 +1451,11 @@ enum K {
     DictionaryComprehension,
     GeneratorExpression,
     Other,
+}
+
+/// Whether `node` (if any) ends where `outer` ends.
+fn ends(node: Option<Node>, outer: Node) -> bool {
+    node.is_some_and(|n| n.end_byte() == outer.end_byte())
 }
 
 /// A flag on a count of children still to visit: the node's last ones
