@@ -8,9 +8,13 @@
 //! - `parse`: walk, read and parse every file, dropping each tree at once;
 //! - `walk`: also visit every node of each tree once with a tree cursor, the
 //!   least a set of rules that looks at every node pays beyond the parse;
-//! - `model`: parse, then build connfix's semantic model (`semantic.rs`) of
-//!   every function of each file, as the rules would if every function
-//!   held an anchor: what the model costs, against the walk;
+//! - `source`: parse every file as connfix does (`SourceFile::parse`: the
+//!   parse and its checks, style detection and the error check), the
+//!   base the model is built on;
+//! - `model`: `source`, then build connfix's semantic model (`semantic.rs`)
+//!   of every function of each file, as the rules would if every function
+//!   held an anchor: what the model costs (beyond `source`), against the
+//!   walk;
 //! - `verify DIR FIXED`: parse every file of DIR, and where FIXED (the same
 //!   tree, holding only the files connfix's fixes change, as fixed) holds it,
 //!   parse the fixed text again the way `connfix diff` verifies its output:
@@ -36,11 +40,11 @@ fn main() {
     let fixed = (mode == "verify" && paths.len() == 2).then(|| paths.pop().expect("two paths"));
     if !matches!(
         mode.as_str(),
-        "read" | "parse" | "walk" | "model" | "verify"
+        "read" | "parse" | "walk" | "source" | "model" | "verify"
     ) || paths.is_empty()
         || (mode == "verify") != fixed.is_some()
     {
-        eprintln!("usage: floor read|parse|walk|model PATH... | floor verify DIR FIXED");
+        eprintln!("usage: floor read|parse|walk|source|model PATH... | floor verify DIR FIXED");
         std::process::exit(2);
     }
     if let Some(fixed) = fixed {
@@ -49,15 +53,18 @@ fn main() {
     }
     let parse = mode != "read";
     let walk = mode == "walk";
-    if mode == "model" {
+    if mode == "model" || mode == "source" {
+        let model = mode == "model";
         let [files, bytes, names] = each_file(&paths, |path, text| {
             let len = text.len();
             match SourceFile::parse(path, false, text, None, Default::default()) {
-                Ok(file) => [1, len, model_all(&file)],
+                Ok(file) if model => [1, len, model_all(&file)],
+                Ok(file) => [1, len, file.tree.root_node().descendant_count()],
                 Err(_) => [1, len, 0],
             }
         });
-        println!("model: {files} files, {bytes} bytes, {names} bindings and reads");
+        let what = if model { "bindings and reads" } else { "nodes" };
+        println!("{mode}: {files} files, {bytes} bytes, {names} {what}");
         return;
     }
     let [files, bytes, nodes] = each_file(&paths, |_, text| {

@@ -146,7 +146,92 @@ pub struct Reference<'t> {
     pub statement: Node<'t>,
     pub guard: Option<GuardId>,
     /// The bindings of this scope that may reach the read, in id order.
-    pub reaching: Vec<BindingId>,
+    pub reaching: Reaching,
+}
+
+/// Binding ids, in a slice (`Deref`): most reads are reached by one or
+/// two bindings, held inline, so that a read allocates nothing (the model
+/// builder keeps each name's bindings the same way).
+#[derive(Clone, Default)]
+pub struct Reaching {
+    len: u32,
+    inline: [BindingId; 3],
+    /// All the ids, once there are more than fit inline.
+    heap: Vec<BindingId>,
+}
+
+impl std::ops::Deref for Reaching {
+    type Target = [BindingId];
+
+    fn deref(&self) -> &[BindingId] {
+        match self.len as usize {
+            len if len <= self.inline.len() => &self.inline[..len],
+            _ => &self.heap,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Reaching {
+    fn deref_mut(&mut self) -> &mut [BindingId] {
+        match self.len as usize {
+            len if len <= self.inline.len() => &mut self.inline[..len],
+            _ => &mut self.heap,
+        }
+    }
+}
+
+impl std::fmt::Debug for Reaching {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Reaching {
+    fn push(&mut self, id: BindingId) {
+        let len = self.len as usize;
+        if len < self.inline.len() {
+            self.inline[len] = id;
+        } else {
+            if len == self.inline.len() {
+                self.heap.clear();
+                self.heap.extend_from_slice(&self.inline);
+            }
+            self.heap.push(id);
+        }
+        self.len += 1;
+    }
+
+    fn from_slice(ids: &[BindingId]) -> Reaching {
+        let mut out = Reaching::default();
+        for id in ids {
+            out.push(*id);
+        }
+        out
+    }
+
+    /// Sort, and drop repeated ids.
+    fn sort_dedup(&mut self) {
+        if self.len < 2 {
+            return;
+        }
+        self.sort_unstable();
+        let ids = &mut **self;
+        let mut kept = 1;
+        for i in 1..ids.len() {
+            if ids[i] != ids[kept - 1] {
+                ids[kept] = ids[i];
+                kept += 1;
+            }
+        }
+        if kept <= self.inline.len() && self.len as usize > self.inline.len() {
+            let n = self.inline.len();
+            self.inline.copy_from_slice(&self.heap[..n]);
+            self.heap.clear();
+        } else if kept > self.inline.len() {
+            self.heap.truncate(kept);
+        }
+        self.len = kept as u32;
+    }
 }
 
 /// Which clause of a `try` statement.
@@ -314,58 +399,113 @@ impl<'t> Semantic<'t> {
     }
 }
 
-/// A set of binding ids, as bits; `None` where no path arrives.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct State(Option<Vec<u64>>);
+/// Words of a `State` held inline: clones at branches allocate nothing
+/// for a scope of up to `INLINE_WORDS * 64` bindings.
+const INLINE_WORDS: usize = 2;
+
+/// A set of binding ids, as bits, or no state at all where no path
+/// arrives (`live` false). `len` counts the words ever touched, as a
+/// growing vector of words would: two sets that differ only in trailing
+/// zero words are unequal (the loop's fixed point compares them so).
+#[derive(Debug, Clone, Default)]
+struct State {
+    live: bool,
+    len: u32,
+    inline: [u64; INLINE_WORDS],
+    /// All the words, once there are more than `INLINE_WORDS`.
+    heap: Vec<u64>,
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &State) -> bool {
+        self.live == other.live && (!self.live || self.words() == other.words())
+    }
+}
 
 impl State {
     fn live() -> State {
-        State(Some(Vec::new()))
+        State {
+            live: true,
+            ..State::default()
+        }
     }
 
     fn dead() -> State {
-        State(None)
+        State::default()
+    }
+
+    fn words(&self) -> &[u64] {
+        let len = self.len as usize;
+        if len <= INLINE_WORDS {
+            &self.inline[..len]
+        } else {
+            &self.heap
+        }
+    }
+
+    fn words_mut(&mut self) -> &mut [u64] {
+        let len = self.len as usize;
+        if len <= INLINE_WORDS {
+            &mut self.inline[..len]
+        } else {
+            &mut self.heap
+        }
+    }
+
+    /// Grow to `len` words, the new ones zero.
+    fn grow(&mut self, len: usize) {
+        let old = self.len as usize;
+        if len <= old {
+            return;
+        }
+        if len > INLINE_WORDS {
+            if old <= INLINE_WORDS {
+                self.heap.clear();
+                self.heap.extend_from_slice(&self.inline[..old]);
+            }
+            self.heap.resize(len, 0);
+        }
+        self.len = len as u32;
     }
 
     fn join(&mut self, other: &State) {
-        match (&mut self.0, &other.0) {
-            (_, None) => {}
-            (None, Some(b)) => self.0 = Some(b.clone()),
-            (Some(a), Some(b)) => {
-                if a.len() < b.len() {
-                    a.resize(b.len(), 0);
-                }
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x |= *y;
-                }
-            }
+        if !other.live {
+            return;
+        }
+        if !self.live {
+            self.clone_from(other);
+            return;
+        }
+        let theirs = other.words();
+        self.grow(theirs.len());
+        for (x, y) in self.words_mut().iter_mut().zip(theirs) {
+            *x |= *y;
         }
     }
 
     fn set(&mut self, b: BindingId) {
-        if let Some(bits) = &mut self.0 {
+        if self.live {
             let (word, bit) = (b as usize / 64, b % 64);
-            if bits.len() <= word {
-                bits.resize(word + 1, 0);
-            }
-            bits[word] |= 1 << bit;
+            self.grow(word + 1);
+            self.words_mut()[word] |= 1 << bit;
         }
     }
 
     fn clear(&mut self, b: BindingId) {
-        if let Some(bits) = &mut self.0 {
+        if self.live {
             let (word, bit) = (b as usize / 64, b % 64);
-            if let Some(w) = bits.get_mut(word) {
+            if let Some(w) = self.words_mut().get_mut(word) {
                 *w &= !(1 << bit);
             }
         }
     }
 
     fn has(&self, b: BindingId) -> bool {
-        self.0.as_ref().is_some_and(|bits| {
-            bits.get(b as usize / 64)
+        self.live
+            && self
+                .words()
+                .get(b as usize / 64)
                 .is_some_and(|w| w & (1 << (b % 64)) != 0)
-        })
     }
 }
 
@@ -388,6 +528,10 @@ enum Frame {
     },
 }
 
+/// A cursor, the ancestors of its node (the nearest last) and, for each
+/// ancestor entered, how many of its children are still to visit.
+type Walk<'t> = (tree_sitter::TreeCursor<'t>, Vec<Node<'t>>, Vec<u32>);
+
 struct Builder<'t, 's> {
     src: &'s [u8],
     model: ScopeModel<'t>,
@@ -395,13 +539,15 @@ struct Builder<'t, 's> {
     binding_at: HashMap<usize, BindingId>,
     reference_at: HashMap<usize, usize>,
     /// Binding ids by name.
-    by_name: HashMap<&'t [u8], Vec<BindingId>>,
+    by_name: HashMap<&'t [u8], Reaching>,
     frames: Vec<Frame>,
     guard: Option<GuardId>,
     statement: Option<Node<'t>>,
     /// Cursors and ancestor paths for expression walks, kept for the next
     /// walk: making a cursor allocates, and every expression takes one.
-    spare: Vec<(tree_sitter::TreeCursor<'t>, Vec<Node<'t>>)>,
+    spare: Vec<Walk<'t>>,
+    /// Cursors for iterating a node's children, kept the same way.
+    cursors: Vec<tree_sitter::TreeCursor<'t>>,
 }
 
 impl<'t, 's> Builder<'t, 's>
@@ -428,11 +574,12 @@ where
             guard: None,
             statement: None,
             spare: Vec::new(),
+            cursors: Vec::new(),
         };
         let mut state = State::live();
         match scope.kind_name() {
             "module" => {
-                b.block(scope, state);
+                b.block(scope, &mut state);
             }
             "function_definition" => {
                 if let Some(parameters) = scope.field(FIELDS.parameters) {
@@ -440,7 +587,7 @@ where
                     b.parameters(parameters, &mut state);
                 }
                 if let Some(body) = scope.field(FIELDS.body) {
-                    b.block(body, state);
+                    b.block(body, &mut state);
                 }
             }
             "lambda" => {
@@ -454,7 +601,7 @@ where
             }
             "class_definition" => {
                 if let Some(body) = scope.field(FIELDS.body) {
-                    b.block(body, state);
+                    b.block(body, &mut state);
                 }
             }
             _ => {}
@@ -472,12 +619,69 @@ where
         model.reference_at = reference_at;
         for r in &mut model.references {
             if r.role == Role::Captured {
-                r.reaching = by_name.get(r.name).cloned().unwrap_or_default();
+                r.reaching = Reaching::from_slice(by_name.get(r.name).map_or(&[], |ids| &ids[..]));
             }
-            r.reaching.sort_unstable();
-            r.reaching.dedup();
+            r.reaching.sort_dedup();
         }
         model
+    }
+
+    /// Call `each` with every named child of `node`, in order (a cursor
+    /// from the pool: no list of children is made).
+    fn named_children(&mut self, node: Node<'t>, mut each: impl FnMut(&mut Self, Node<'t>)) {
+        let mut cursor = match self.cursors.pop() {
+            Some(mut cursor) => {
+                cursor.reset(node);
+                cursor
+            }
+            None => node.walk(),
+        };
+        let count = node.child_count();
+        if count > 0 && cursor.goto_first_child() {
+            for i in 1..=count {
+                let child = cursor.node();
+                if child.is_named() {
+                    each(self, child);
+                }
+                // Not past the last child: a failed step costs as much as
+                // one that succeeds.
+                if i == count || !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+            debug_assert!(!cursor.goto_next_sibling(), "the child count is right");
+        }
+        self.cursors.push(cursor);
+    }
+
+    /// Call `each` with every child of `node` in the field `field`, in
+    /// order.
+    fn field_children(
+        &mut self,
+        node: Node<'t>,
+        field: syntax::FieldId,
+        mut each: impl FnMut(&mut Self, Node<'t>),
+    ) {
+        let mut cursor = match self.cursors.pop() {
+            Some(mut cursor) => {
+                cursor.reset(node);
+                cursor
+            }
+            None => node.walk(),
+        };
+        let count = node.child_count();
+        if count > 0 && cursor.goto_first_child() {
+            for i in 1..=count {
+                if cursor.field_id() == Some(field) {
+                    each(self, cursor.node());
+                }
+                if i == count || !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
+            debug_assert!(!cursor.goto_next_sibling(), "the child count is right");
+        }
+        self.cursors.push(cursor);
     }
 
     fn name(&self, node: Node) -> &'t [u8] {
@@ -496,13 +700,15 @@ where
         value: Option<Node<'t>>,
         state: &mut State,
     ) {
-        let reachable = state.0.is_some();
-        let id = match self.binding_at.get(&ident.id()) {
-            Some(id) => {
-                self.model.bindings[*id as usize].reachable |= reachable;
-                *id
+        let reachable = state.live;
+        let others = self.by_name.entry(name).or_default();
+        let id = match self.binding_at.entry(ident.id()) {
+            std::collections::hash_map::Entry::Occupied(at) => {
+                let id = *at.get();
+                self.model.bindings[id as usize].reachable |= reachable;
+                id
             }
-            None => {
+            std::collections::hash_map::Entry::Vacant(at) => {
                 let id = self.model.bindings.len() as BindingId;
                 self.model.bindings.push(Binding {
                     name,
@@ -513,65 +719,76 @@ where
                     guard: self.guard,
                     reachable,
                 });
-                self.binding_at.insert(ident.id(), id);
-                self.by_name.entry(name).or_default().push(id);
+                at.insert(id);
+                others.push(id);
                 id
             }
         };
-        if let Some(others) = self.by_name.get(name) {
-            for other in others {
-                state.clear(*other);
-            }
+        // Every binding of the name, this one included.
+        for other in others.iter() {
+            state.clear(*other);
         }
         state.set(id);
     }
 
     fn read(&mut self, ident: Node<'t>, role: Role<'t>, state: &State) {
         let name = self.name(ident);
-        let reaching: Vec<BindingId> = match self.by_name.get(name) {
-            Some(ids) if role != Role::Captured => {
-                ids.iter().copied().filter(|b| state.has(*b)).collect()
-            }
-            _ => Vec::new(),
+        let ids = match self.by_name.get(name) {
+            Some(ids) if role != Role::Captured => &ids[..],
+            _ => &[],
         };
-        match self.reference_at.get(&ident.id()) {
-            Some(&at) => self.model.references[at].reaching.extend(reaching),
-            None => {
-                self.reference_at
-                    .insert(ident.id(), self.model.references.len());
+        let reaching = match self.reference_at.entry(ident.id()) {
+            std::collections::hash_map::Entry::Occupied(at) => {
+                &mut self.model.references[*at.get()].reaching
+            }
+            std::collections::hash_map::Entry::Vacant(at) => {
+                at.insert(self.model.references.len());
                 self.model.references.push(Reference {
                     name,
                     ident,
                     role,
                     statement: self.statement.unwrap_or(ident),
                     guard: self.guard,
-                    reaching,
+                    reaching: Reaching::default(),
                 });
+                &mut self
+                    .model
+                    .references
+                    .last_mut()
+                    .expect("just pushed")
+                    .reaching
+            }
+        };
+        for b in ids {
+            if state.has(*b) {
+                reaching.push(*b);
             }
         }
     }
 
     fn parameters(&mut self, parameters: Node<'t>, state: &mut State) {
-        let mut cursor = parameters.walk();
-        let children: Vec<Node> = parameters.named_children(&mut cursor).collect();
-        for p in children {
+        self.named_children(parameters, |b, p| {
             // Defaults are read where the definition runs: in the
             // enclosing scope. Only the names are this scope's.
             let ident = match p.kind_name() {
                 "identifier" => Some(p),
                 "default_parameter" | "typed_default_parameter" => p.field(FIELDS.name),
                 "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
-                    let mut c = p.walk();
-                    p.named_children(&mut c)
-                        .find(|c| c.kind_name() == "identifier")
+                    let mut first = None;
+                    b.named_children(p, |_, c| {
+                        if first.is_none() && c.kind_name() == "identifier" {
+                            first = Some(c);
+                        }
+                    });
+                    first
                 }
                 _ => None,
             };
             if let Some(ident) = ident.filter(|i| i.kind_name() == "identifier") {
-                let name = self.name(ident);
-                self.bind(ident, name, BindingKind::Param, None, state);
+                let name = b.name(ident);
+                b.bind(ident, name, BindingKind::Param, None, state);
             }
-        }
+        });
     }
 
     /// An exception may be raised here: what reaches the handlers of the
@@ -602,65 +819,55 @@ where
         }
     }
 
-    fn block(&mut self, block: Node<'t>, mut state: State) -> State {
-        let mut cursor = block.walk();
-        let children: Vec<Node<'t>> = block.named_children(&mut cursor).collect();
-        for stmt in children {
-            if stmt.kind_name() == "comment" {
-                continue;
+    /// Read the statements of `block` from `state`, leaving in it the
+    /// state after them.
+    fn block(&mut self, block: Node<'t>, state: &mut State) {
+        self.named_children(block, |b, stmt| {
+            if kind(stmt) != K::Comment {
+                b.statement(stmt, state);
             }
-            state = self.statement(stmt, state);
-        }
-        state
+        });
     }
 
+    /// The state after `block` (if any) entered with `state`.
     fn branch(&mut self, block: Option<Node<'t>>, state: &State) -> State {
-        match block {
-            Some(block) => self.block(block, state.clone()),
-            None => state.clone(),
+        let mut out = state.clone();
+        if let Some(block) = block {
+            self.block(block, &mut out);
         }
-    }
-
-    fn statement(&mut self, stmt: Node<'t>, mut state: State) -> State {
-        let outer = self.statement.replace(stmt);
-        self.may_raise(&state);
-        let out = self.statement_inner(stmt, &mut state);
-        self.statement = outer;
         out
     }
 
-    fn statement_inner(&mut self, stmt: Node<'t>, state: &mut State) -> State {
+    fn statement(&mut self, stmt: Node<'t>, state: &mut State) {
+        let outer = self.statement.replace(stmt);
+        self.may_raise(state);
+        self.statement_inner(stmt, state);
+        self.statement = outer;
+    }
+
+    fn statement_inner(&mut self, stmt: Node<'t>, state: &mut State) {
         let field = |id| stmt.field(id);
-        match stmt.kind_name() {
-            "expression_statement" => {
-                let mut cursor = stmt.walk();
-                let children: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
-                for child in children {
-                    match child.kind_name() {
-                        "assignment" => self.assignment(child, state),
-                        "augmented_assignment" => {
-                            if let Some(right) = child.field(FIELDS.right) {
-                                self.expression(right, state);
-                            }
-                            if let Some(left) = child.field(FIELDS.left) {
-                                self.expression(left, state);
-                                if left.kind_name() == "identifier" {
-                                    let name = self.name(left);
-                                    self.bind(left, name, BindingKind::AugAssign, None, state);
-                                }
+        match kind(stmt) {
+            K::ExpressionStatement => {
+                self.named_children(stmt, |b, child| match child.kind_name() {
+                    "assignment" => b.assignment(child, state),
+                    "augmented_assignment" => {
+                        if let Some(right) = child.field(FIELDS.right) {
+                            b.expression(right, state);
+                        }
+                        if let Some(left) = child.field(FIELDS.left) {
+                            b.expression(left, state);
+                            if left.kind_name() == "identifier" {
+                                let name = b.name(left);
+                                b.bind(left, name, BindingKind::AugAssign, None, state);
                             }
                         }
-                        _ => self.expression_in(child, &[stmt], state),
                     }
-                }
-                state.clone()
+                    _ => b.expression_in(child, &[stmt], state),
+                });
             }
-            "return_statement" | "raise_statement" => {
-                let mut cursor = stmt.walk();
-                let children: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
-                for child in children {
-                    self.expression_in(child, &[stmt], state);
-                }
+            K::ReturnStatement | K::RaiseStatement => {
+                self.named_children(stmt, |b, child| b.expression_in(child, &[stmt], state));
                 let kind = if stmt.kind_name() == "return_statement" {
                     ExitKind::Return
                 } else {
@@ -673,9 +880,9 @@ where
                     guard: self.guard,
                 });
                 self.leave(state);
-                State::dead()
+                *state = State::dead();
             }
-            "break_statement" | "continue_statement" => {
+            K::BreakStatement | K::ContinueStatement => {
                 let brk = stmt.kind_name() == "break_statement";
                 for frame in self.frames.iter_mut().rev() {
                     match frame {
@@ -690,51 +897,56 @@ where
                         }
                     }
                 }
-                State::dead()
+                *state = State::dead();
             }
-            "if_statement" => {
+            K::IfStatement => {
                 if let Some(c) = field(FIELDS.condition) {
                     self.expression(c, state);
                 }
-                let mut out = self.branch(field(FIELDS.consequence), state);
+                let consequence = field(FIELDS.consequence);
+                let mut out = self.branch(consequence, state);
                 let mut has_else = false;
-                let mut cursor = stmt.walk();
-                let clauses: Vec<Node<'t>> = stmt
-                    .children_by_field_id(FIELDS.alternative, &mut cursor)
-                    .collect();
-                let mut at = state.clone();
-                for clause in clauses {
-                    if clause.kind_name() == "else_clause" {
-                        has_else = true;
-                        out.join(&self.branch(clause.field(FIELDS.body), &at));
-                    } else {
-                        if let Some(c) = clause.field(FIELDS.condition) {
-                            self.expression(c, &mut at);
+                // `state` is now what reaches each next clause. The clauses
+                // follow the consequence: when it ends the statement there
+                // are none, and its children need not be searched.
+                let clauses = stmt.has_error() || !ends(consequence, stmt);
+                if clauses {
+                    self.field_children(stmt, FIELDS.alternative, |b, clause| {
+                        if clause.kind_name() == "else_clause" {
+                            has_else = true;
+                            out.join(&b.branch(clause.field(FIELDS.body), state));
+                        } else {
+                            if let Some(c) = clause.field(FIELDS.condition) {
+                                b.expression(c, state);
+                            }
+                            out.join(&b.branch(clause.field(FIELDS.consequence), state));
                         }
-                        out.join(&self.branch(clause.field(FIELDS.consequence), &at));
-                    }
+                    });
                 }
                 if !has_else {
-                    out.join(&at);
+                    out.join(state);
                 }
-                out
+                *state = out;
             }
-            "for_statement" | "while_statement" => {
+            K::ForStatement | K::WhileStatement => {
                 let is_for = stmt.kind_name() == "for_statement";
                 if let Some(right) = field(FIELDS.right).filter(|_| is_for) {
                     self.expression(right, state);
                 }
-                let mut head = state.clone();
+                let (left, condition) = match is_for {
+                    true => (field(FIELDS.left), None),
+                    false => (None, field(FIELDS.condition)),
+                };
+                let body = field(FIELDS.body);
+                let mut head = std::mem::take(state);
                 let mut exit = State::dead();
                 // Until nothing new reaches the loop's head (the sets only
                 // grow, so a few rounds do).
                 for _ in 0..8 {
                     let mut entry = head.clone();
-                    if is_for {
-                        if let Some(left) = field(FIELDS.left) {
-                            self.targets(left, BindingKind::Loop, None, &mut entry);
-                        }
-                    } else if let Some(c) = field(FIELDS.condition) {
+                    if let Some(left) = left {
+                        self.targets(left, BindingKind::Loop, None, &mut entry);
+                    } else if let Some(c) = condition {
                         self.expression(c, &mut entry);
                     }
                     exit.join(&head);
@@ -742,42 +954,44 @@ where
                         breaks: State::dead(),
                         continues: State::dead(),
                     });
-                    let body = self.branch(field(FIELDS.body), &entry);
+                    if let Some(body) = body {
+                        self.block(body, &mut entry);
+                    }
                     let Some(Frame::Loop { breaks, continues }) = self.frames.pop() else {
                         unreachable!("the loop's frame is on top");
                     };
                     exit.join(&breaks);
                     let mut next = head.clone();
-                    next.join(&body);
+                    next.join(&entry);
                     next.join(&continues);
                     if next == head {
                         break;
                     }
                     head = next;
                 }
-                let alternative = field(FIELDS.alternative).and_then(|e| e.field(FIELDS.body));
+                // An `else` follows the body: none when the body ends the loop.
+                let alternative = match stmt.has_error() || !ends(body, stmt) {
+                    true => field(FIELDS.alternative).and_then(|e| e.field(FIELDS.body)),
+                    false => None,
+                };
                 let mut out = self.branch(alternative, &head);
                 out.join(&exit);
-                out
+                *state = out;
             }
-            "try_statement" => self.try_statement(stmt, state),
-            "with_statement" => {
-                let mut cursor = stmt.walk();
-                let clauses: Vec<Node<'t>> = stmt
-                    .named_children(&mut cursor)
-                    .filter(|c| c.kind_name() == "with_clause")
-                    .collect();
-                for clause in clauses {
-                    let mut c = clause.walk();
-                    let items: Vec<Node<'t>> = clause.named_children(&mut c).collect();
-                    for item in items {
+            K::TryStatement => self.try_statement(stmt, state),
+            K::WithStatement => {
+                self.named_children(stmt, |b, clause| {
+                    if clause.kind_name() != "with_clause" {
+                        return;
+                    }
+                    b.named_children(clause, |b, item| {
                         let Some(value) = item.field(FIELDS.value) else {
-                            continue;
+                            return;
                         };
                         if value.kind_name() == "as_pattern" {
                             let v = value.named_child(0);
                             if let Some(v) = v {
-                                self.expression_in(v, &[item, value], state);
+                                b.expression_in(v, &[item, value], state);
                             }
                             if let Some(alias) = value.field(FIELDS.alias) {
                                 // `as_pattern_target` around the name.
@@ -785,94 +999,77 @@ where
                                     Some(name) if alias.named_child_count() == 1 => name,
                                     _ => alias,
                                 };
-                                self.targets(target, BindingKind::With, v, state);
+                                b.targets(target, BindingKind::With, v, state);
                             }
                         } else {
-                            self.expression_in(value, &[item], state);
+                            b.expression_in(value, &[item], state);
                         }
-                    }
+                    });
+                });
+                if let Some(body) = field(FIELDS.body) {
+                    self.block(body, state);
                 }
-                self.branch(field(FIELDS.body), state)
             }
-            "match_statement" => {
+            K::MatchStatement => {
                 if let Some(subject) = field(FIELDS.subject) {
                     self.expression(subject, state);
                 }
                 let mut out = state.clone();
                 if let Some(body) = field(FIELDS.body) {
-                    let mut cursor = body.walk();
-                    let cases: Vec<Node<'t>> = body
-                        .named_children(&mut cursor)
-                        .filter(|c| c.kind_name() == "case_clause")
-                        .collect();
-                    for case in cases {
-                        out.join(&self.branch(case.field(FIELDS.consequence), state));
-                    }
+                    self.named_children(body, |b, case| {
+                        if case.kind_name() == "case_clause" {
+                            out.join(&b.branch(case.field(FIELDS.consequence), state));
+                        }
+                    });
                 }
-                out
+                *state = out;
             }
-            "function_definition" | "class_definition" => {
+            K::FunctionDefinition | K::ClassDefinition => {
                 self.definition(stmt, state);
-                state.clone()
             }
-            "decorated_definition" => {
-                let mut cursor = stmt.walk();
-                let decorators: Vec<Node<'t>> = stmt
-                    .named_children(&mut cursor)
-                    .filter(|c| c.kind_name() == "decorator")
-                    .collect();
-                for decorator in decorators {
-                    self.expression(decorator, state);
-                }
+            K::DecoratedDefinition => {
+                self.named_children(stmt, |b, decorator| {
+                    if decorator.kind_name() == "decorator" {
+                        b.expression(decorator, state);
+                    }
+                });
                 if let Some(definition) = field(FIELDS.definition) {
                     self.definition(definition, state);
                 }
-                state.clone()
             }
-            "delete_statement" => {
+            K::DeleteStatement => {
                 for name in syntax::bound_names(stmt) {
                     let text = self.name(name);
                     self.bind(name, text, BindingKind::Del, None, state);
                 }
-                state.clone()
             }
-            "global_statement" | "nonlocal_statement" => {
-                let mut cursor = stmt.walk();
-                let names: Vec<Node<'t>> = stmt
-                    .named_children(&mut cursor)
-                    .filter(|c| c.kind_name() == "identifier")
-                    .collect();
-                for name in names {
-                    let text = self.name(name);
-                    self.model.declared.push(text);
-                }
-                state.clone()
+            K::GlobalStatement | K::NonlocalStatement => {
+                self.named_children(stmt, |b, name| {
+                    if name.kind_name() == "identifier" {
+                        let text = b.name(name);
+                        b.model.declared.push(text);
+                    }
+                });
             }
-            "import_statement" | "import_from_statement" | "future_import_statement" => {
+            K::ImportStatement | K::ImportFromStatement | K::FutureImportStatement => {
                 self.import(stmt, state);
-                state.clone()
             }
             _ => {
                 // Other simple statements (assert, pass, print, exec, type
                 // aliases): their reads.
-                let mut cursor = stmt.walk();
-                let children: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
-                for child in children {
-                    self.expression(child, state);
-                }
-                state.clone()
+                self.named_children(stmt, |b, child| b.expression(child, state));
             }
         }
     }
 
-    fn try_statement(&mut self, stmt: Node<'t>, state: &mut State) -> State {
-        let mut cursor = stmt.walk();
-        let clauses: Vec<Node<'t>> = stmt.named_children(&mut cursor).collect();
-        let handlers = clauses
-            .iter()
-            .any(|c| matches!(c.kind_name(), "except_clause" | "except_group_clause"));
+    fn try_statement(&mut self, stmt: Node<'t>, state: &mut State) {
+        // Whether the `try` has `except` clauses is known once its clauses
+        // are read (after its body): the guards made before then are told
+        // at that point (`handlers` below), not by a first pass over them.
+        let mut handlers = false;
         let outer_guard = self.guard;
-        let guard = |b: &mut Self, clause: Clause| {
+        let first_guard = self.model.guards.len();
+        let guard = |b: &mut Self, clause: Clause, handlers: bool| {
             let id = b.model.guards.len() as GuardId;
             b.model.guards.push(Guard {
                 try_statement: stmt,
@@ -887,7 +1084,7 @@ where
             finally: State::dead(),
             in_body: true,
         });
-        guard(self, Clause::Body);
+        guard(self, Clause::Body, false);
         let body = self.branch(stmt.field(FIELDS.body), state);
         let mut caught = match self.frames.last_mut() {
             Some(Frame::Try {
@@ -904,67 +1101,69 @@ where
         let mut through = State::dead();
         let mut has_else = false;
         let mut finally_block = None;
-        for clause in &clauses {
-            match clause.kind_name() {
-                "except_clause" | "except_group_clause" => {
-                    guard(self, Clause::Except);
-                    let mut entry = caught.clone();
-                    let mut c = clause.walk();
-                    let parts: Vec<Node<'t>> = clause.named_children(&mut c).collect();
-                    let mut block = None;
-                    for part in parts {
-                        match part.kind_name() {
-                            "block" => block = Some(part),
-                            "as_pattern" => {
-                                if let Some(v) = part.named_child(0) {
-                                    self.expression(v, &mut entry);
-                                }
-                                if let Some(alias) = part.field(FIELDS.alias) {
-                                    self.targets(alias, BindingKind::Except, None, &mut entry);
-                                }
-                            }
-                            "comment" => {}
-                            _ => self.expression(part, &mut entry),
+        self.named_children(stmt, |b, clause| match clause.kind_name() {
+            "except_clause" | "except_group_clause" => {
+                handlers = true;
+                guard(b, Clause::Except, true);
+                let mut entry = caught.clone();
+                let mut block = None;
+                b.named_children(clause, |b, part| match part.kind_name() {
+                    "block" => block = Some(part),
+                    "as_pattern" => {
+                        if let Some(v) = part.named_child(0) {
+                            b.expression(v, &mut entry);
+                        }
+                        if let Some(alias) = part.field(FIELDS.alias) {
+                            b.targets(alias, BindingKind::Except, None, &mut entry);
                         }
                     }
-                    through.join(&self.branch(block, &entry));
-                    // The handler's name is unbound at its end.
-                    caught.join(&State::dead());
+                    "comment" => {}
+                    _ => b.expression(part, &mut entry),
+                });
+                if let Some(block) = block {
+                    b.block(block, &mut entry);
                 }
-                "else_clause" => {
-                    has_else = true;
-                    guard(self, Clause::Else);
-                    through.join(&self.branch(clause.field(FIELDS.body), &body));
-                }
-                "finally_clause" => {
-                    let mut c = clause.walk();
-                    finally_block = clause
-                        .named_children(&mut c)
-                        .find(|p| p.kind_name() == "block");
-                }
-                _ => {}
+                through.join(&entry);
+                // The handler's name is unbound at its end.
+                caught.join(&State::dead());
             }
-        }
+            "else_clause" => {
+                has_else = true;
+                guard(b, Clause::Else, false);
+                through.join(&b.branch(clause.field(FIELDS.body), &body));
+            }
+            "finally_clause" => {
+                b.named_children(clause, |_, p| {
+                    if finally_block.is_none() && p.kind_name() == "block" {
+                        finally_block = Some(p);
+                    }
+                });
+            }
+            _ => {}
+        });
         if !has_else {
             through.join(&body);
+        }
+        if handlers {
+            for g in &mut self.model.guards[first_guard..] {
+                if g.try_statement == stmt {
+                    g.handlers = true;
+                }
+            }
         }
         let Some(Frame::Try { finally, .. }) = self.frames.pop() else {
             unreachable!("the try's frame is on top");
         };
-        let out = match finally_block {
-            Some(block) => {
-                guard(self, Clause::Finally);
-                let mut entry = through.clone();
-                entry.join(&finally);
-                // A finally entered by an exception or a return ends the
-                // same way it was entered; joining them into what follows
-                // errs towards "may reach".
-                self.block(block, entry)
-            }
-            None => through,
-        };
+        *state = through;
+        if let Some(block) = finally_block {
+            guard(self, Clause::Finally, handlers);
+            state.join(&finally);
+            // A finally entered by an exception or a return ends the
+            // same way it was entered; joining them into what follows
+            // errs towards "may reach".
+            self.block(block, state);
+        }
         self.guard = outer_guard;
-        out
     }
 
     /// A nested `def` or `class` as a statement of this scope: decorators
@@ -973,14 +1172,11 @@ where
     fn definition(&mut self, def: Node<'t>, state: &mut State) {
         if def.kind_name() == "function_definition" {
             if let Some(parameters) = def.field(FIELDS.parameters) {
-                let mut cursor = parameters.walk();
-                let defaults: Vec<Node<'t>> = parameters
-                    .named_children(&mut cursor)
-                    .filter_map(|p| p.field(FIELDS.value))
-                    .collect();
-                for d in defaults {
-                    self.expression(d, state);
-                }
+                self.named_children(parameters, |b, p| {
+                    if let Some(d) = p.field(FIELDS.value) {
+                        b.expression(d, state);
+                    }
+                });
             }
         } else if let Some(bases) = def.field(FIELDS.superclasses) {
             self.expression(bases, state);
@@ -993,11 +1189,7 @@ where
     }
 
     fn import(&mut self, stmt: Node<'t>, state: &mut State) {
-        let mut cursor = stmt.walk();
-        let names: Vec<Node<'t>> = stmt
-            .children_by_field_id(FIELDS.name, &mut cursor)
-            .collect();
-        for name in names {
+        self.field_children(stmt, FIELDS.name, |b, name| {
             // `import a.b` binds `a`; `import a.b as c` and `from m import
             // x as c` bind `c`; `from m import x` binds `x`.
             let bound = match name.kind_name() {
@@ -1009,10 +1201,10 @@ where
                 _ => None,
             };
             if let Some(ident) = bound {
-                let text = self.name(ident);
-                self.bind(ident, text, BindingKind::Import, None, state);
+                let text = b.name(ident);
+                b.bind(ident, text, BindingKind::Import, None, state);
             }
-        }
+        });
     }
 
     fn assignment(&mut self, assignment: Node<'t>, state: &mut State) {
@@ -1070,13 +1262,14 @@ where
     /// are `above`, as far as roles need to look up.
     fn expression_in(&mut self, expr: Node<'t>, above: &[Node<'t>], state: &mut State) {
         let kinds = &*syntax::KINDS;
-        let (mut cursor, mut path) = match self.spare.pop() {
-            Some((mut cursor, mut path)) => {
+        let (mut cursor, mut path, mut left) = match self.spare.pop() {
+            Some((mut cursor, mut path, mut left)) => {
                 cursor.reset(expr);
                 path.clear();
-                (cursor, path)
+                left.clear();
+                (cursor, path, left)
             }
-            None => (expr.walk(), Vec::new()),
+            None => (expr.walk(), Vec::new(), Vec::new()),
         };
         path.extend_from_slice(above);
         'walk: loop {
@@ -1102,6 +1295,12 @@ where
                     self.bind(name, text, BindingKind::Walrus, value, state);
                 }
                 enter = false;
+            } else if kind == string_kind() {
+                // A string holds no reads unless it is a format string
+                // (`f"{x}"`, `t"{x}"`): only their `{` starts an
+                // interpolation. Not entering the others saves a visit of
+                // their parts.
+                enter = n.has_error() || format_prefix(self.src, n.start_byte());
             } else if kind == kinds.keyword_argument {
                 // The keyword is not a read; the value is.
                 if let Some(value) = n.field(FIELDS.value) {
@@ -1111,22 +1310,35 @@ where
                 }
                 enter = false;
             }
-            if enter && cursor.goto_first_child() {
-                path.push(n);
-                continue;
+            // Children counted first: a leaf is not entered, and the
+            // cursor is not asked for a sibling after the last child (a
+            // failed step costs as much as one that succeeds).
+            if enter {
+                let count = n.child_count();
+                if count > 0 && cursor.goto_first_child() {
+                    path.push(n);
+                    left.push(children_to_visit(n, count, cursor.node()));
+                    continue;
+                }
             }
             loop {
-                if path.len() == above.len() {
+                let Some(remaining) = left.last_mut() else {
                     break 'walk;
+                };
+                if *remaining & !CUT > 0 {
+                    *remaining -= 1;
+                    if cursor.goto_next_sibling() {
+                        continue 'walk;
+                    }
                 }
-                if cursor.goto_next_sibling() {
-                    continue 'walk;
-                }
+                #[cfg(debug_assertions)]
+                check_unvisited(&cursor, *remaining & CUT != 0, path.last().copied());
                 cursor.goto_parent();
                 path.pop();
+                left.pop();
             }
         }
-        self.spare.push((cursor, path));
+        self.spare.push((cursor, path, left));
     }
 
     /// `expression` for a node whose ancestors are `path` (so roles that
@@ -1160,11 +1372,218 @@ where
                     role: Role::Captured,
                     statement: self.statement.unwrap_or(scope),
                     guard: self.guard,
-                    reaching: Vec::new(),
+                    reaching: Reaching::default(),
                 });
             }
         }
     }
+}
+
+/// The kind id of `string`.
+fn string_kind() -> u16 {
+    static ID: std::sync::LazyLock<u16> =
+        std::sync::LazyLock::new(|| syntax::LANGUAGE.id_for_node_kind("string", true));
+    *ID
+}
+
+/// Whether the string literal starting at `start` has an `f` or `t`
+/// prefix, as tree-sitter's scanner decides.
+fn format_prefix(src: &[u8], start: usize) -> bool {
+    src[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic())
+        .any(|b| matches!(b, b'f' | b'F' | b't' | b'T'))
+}
+
+/// The node kinds the model tells apart, by kind id (`kind`): matching a
+/// kind name compares strings, at every statement and every read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum K {
+    Attribute,
+    KeywordArgument,
+    DottedName,
+    AliasedImport,
+    ImportFromStatement,
+    ImportStatement,
+    FutureImportStatement,
+    Parameters,
+    LambdaParameters,
+    DefaultParameter,
+    TypedParameter,
+    TypedDefaultParameter,
+    ParenthesizedExpression,
+    Call,
+    Await,
+    ExpressionStatement,
+    ArgumentList,
+    ListSplat,
+    DictionarySplat,
+    ReturnStatement,
+    ExpressionList,
+    Yield,
+    List,
+    Tuple,
+    Set,
+    Dictionary,
+    Pair,
+    Assignment,
+    WithItem,
+    AsPattern,
+    RaiseStatement,
+    BreakStatement,
+    ContinueStatement,
+    IfStatement,
+    ForStatement,
+    WhileStatement,
+    TryStatement,
+    WithStatement,
+    MatchStatement,
+    FunctionDefinition,
+    ClassDefinition,
+    DecoratedDefinition,
+    DeleteStatement,
+    GlobalStatement,
+    NonlocalStatement,
+    Comment,
+    Subscript,
+    ListComprehension,
+    SetComprehension,
+    DictionaryComprehension,
+    GeneratorExpression,
+    Other,
+}
+
+/// Whether `node` (if any) ends where `outer` ends.
+fn ends(node: Option<Node>, outer: Node) -> bool {
+    node.is_some_and(|n| n.end_byte() == outer.end_byte())
+}
+
+/// A flag on a count of children still to visit: the node's last ones
+/// are not visited (they hold no reads).
+const CUT: u32 = 1 << 31;
+
+/// How many of `node`'s `count` children the expression walk visits after
+/// the first one (`first`), with `CUT` when that leaves some out. Without
+/// errors, an attribute's reads are all in its object, its first child
+/// (then `.` and the attribute's name), and a bracketed display's closing
+/// bracket is its last child: each left out spares a cursor step, the
+/// dearest part of the walk.
+fn children_to_visit(node: Node, count: u32, first: Node) -> u32 {
+    if node.has_error() {
+        return count - 1;
+    }
+    match kind(node) {
+        K::Attribute if !first.is_extra() => CUT,
+        K::ArgumentList
+        | K::ParenthesizedExpression
+        | K::List
+        | K::Tuple
+        | K::Set
+        | K::Dictionary
+        | K::Subscript
+        | K::ListComprehension
+        | K::SetComprehension
+        | K::DictionaryComprehension
+        | K::GeneratorExpression
+            if count >= 2 =>
+        {
+            (count - 2) | CUT
+        }
+        _ => count - 1,
+    }
+}
+
+/// Debug builds: the children after the cursor's node are none (or, when
+/// `cut`, hold no read: punctuation, comments, an attribute's name).
+#[cfg(debug_assertions)]
+fn check_unvisited(cursor: &tree_sitter::TreeCursor, cut: bool, parent: Option<Node>) {
+    let mut rest = cursor.clone();
+    while rest.goto_next_sibling() {
+        let node = rest.node();
+        assert!(
+            cut,
+            "a node's child count covers every child the cursor visits"
+        );
+        let attribute_name = parent.is_some_and(|p| kind(p) == K::Attribute)
+            && node.kind_id() == syntax::KINDS.identifier
+            && is_not_a_read(node, parent);
+        assert!(
+            !node.is_named() || node.is_extra() || attribute_name,
+            "only punctuation, comments and an attribute's name are left out, not {node:?}"
+        );
+    }
+}
+
+/// The `K` of a node: the same answer as matching its `kind_name`.
+fn kind(node: Node) -> K {
+    static TABLE: std::sync::LazyLock<Vec<K>> = std::sync::LazyLock::new(|| {
+        (0..syntax::LANGUAGE.node_kind_count())
+            .map(|id| {
+                let name = u16::try_from(id)
+                    .ok()
+                    .and_then(|id| syntax::LANGUAGE.node_kind_for_id(id))
+                    .unwrap_or("");
+                match name {
+                    "attribute" => K::Attribute,
+                    "keyword_argument" => K::KeywordArgument,
+                    "dotted_name" => K::DottedName,
+                    "aliased_import" => K::AliasedImport,
+                    "import_from_statement" => K::ImportFromStatement,
+                    "import_statement" => K::ImportStatement,
+                    "future_import_statement" => K::FutureImportStatement,
+                    "parameters" => K::Parameters,
+                    "lambda_parameters" => K::LambdaParameters,
+                    "default_parameter" => K::DefaultParameter,
+                    "typed_parameter" => K::TypedParameter,
+                    "typed_default_parameter" => K::TypedDefaultParameter,
+                    "parenthesized_expression" => K::ParenthesizedExpression,
+                    "call" => K::Call,
+                    "await" => K::Await,
+                    "expression_statement" => K::ExpressionStatement,
+                    "argument_list" => K::ArgumentList,
+                    "list_splat" => K::ListSplat,
+                    "dictionary_splat" => K::DictionarySplat,
+                    "return_statement" => K::ReturnStatement,
+                    "expression_list" => K::ExpressionList,
+                    "yield" => K::Yield,
+                    "list" => K::List,
+                    "tuple" => K::Tuple,
+                    "set" => K::Set,
+                    "dictionary" => K::Dictionary,
+                    "pair" => K::Pair,
+                    "assignment" => K::Assignment,
+                    "with_item" => K::WithItem,
+                    "as_pattern" => K::AsPattern,
+                    "raise_statement" => K::RaiseStatement,
+                    "break_statement" => K::BreakStatement,
+                    "continue_statement" => K::ContinueStatement,
+                    "if_statement" => K::IfStatement,
+                    "for_statement" => K::ForStatement,
+                    "while_statement" => K::WhileStatement,
+                    "try_statement" => K::TryStatement,
+                    "with_statement" => K::WithStatement,
+                    "match_statement" => K::MatchStatement,
+                    "function_definition" => K::FunctionDefinition,
+                    "class_definition" => K::ClassDefinition,
+                    "decorated_definition" => K::DecoratedDefinition,
+                    "delete_statement" => K::DeleteStatement,
+                    "global_statement" => K::GlobalStatement,
+                    "nonlocal_statement" => K::NonlocalStatement,
+                    "comment" => K::Comment,
+                    "subscript" => K::Subscript,
+                    "list_comprehension" => K::ListComprehension,
+                    "set_comprehension" => K::SetComprehension,
+                    "dictionary_comprehension" => K::DictionaryComprehension,
+                    "generator_expression" => K::GeneratorExpression,
+                    _ => K::Other,
+                }
+            })
+            .collect()
+    });
+    TABLE
+        .get(usize::from(node.kind_id()))
+        .copied()
+        .unwrap_or(K::Other)
 }
 
 /// Identifiers that are not reads: attribute names, keywords of keyword
@@ -1173,17 +1592,42 @@ fn is_not_a_read(ident: Node, parent: Option<Node>) -> bool {
     let Some(parent) = parent else {
         return false;
     };
-    match parent.kind_name() {
-        "attribute" => parent.field(FIELDS.attribute) == Some(ident),
-        "keyword_argument" => parent.field(FIELDS.name) == Some(ident),
-        "dotted_name" | "aliased_import" | "import_from_statement" | "import_statement" => true,
-        "parameters"
-        | "lambda_parameters"
-        | "default_parameter"
-        | "typed_parameter"
-        | "typed_default_parameter" => parent.field(FIELDS.value) != Some(ident),
+    match kind(parent) {
+        // An attribute's object is its first child, its name comes after
+        // the dot: comparing positions spares a search of its children.
+        K::Attribute => ident.start_byte() != parent.start_byte(),
+        K::KeywordArgument => parent.field(FIELDS.name) == Some(ident),
+        K::DottedName | K::AliasedImport | K::ImportFromStatement | K::ImportStatement => true,
+        K::Parameters
+        | K::LambdaParameters
+        | K::DefaultParameter
+        | K::TypedParameter
+        | K::TypedDefaultParameter => parent.field(FIELDS.value) != Some(ident),
         _ => false,
     }
+}
+
+/// The name of an attribute (`b` in `a.b`). Without errors it is the
+/// identifier that ends the attribute: read back from its end instead of
+/// searching its children for the field.
+fn attribute_name<'t>(attribute: Node<'t>, src: &'t [u8]) -> &'t [u8] {
+    if attribute.has_error() {
+        return attribute
+            .field(FIELDS.attribute)
+            .map_or(&b""[..], |a| text(a, src));
+    }
+    let end = attribute.end_byte();
+    let start = src[..end]
+        .iter()
+        .rposition(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80))
+        .map_or(0, |i| i + 1);
+    let name = &src[start..end];
+    debug_assert_eq!(
+        Some(name),
+        attribute.field(FIELDS.attribute).map(|a| text(a, src)),
+        "an attribute ends with its name"
+    );
+    name
 }
 
 /// What the read `ident` does with its value; `path` holds its ancestors,
@@ -1193,65 +1637,60 @@ fn role<'t>(ident: Node<'t>, path: &[Node<'t>], src: &'t [u8]) -> Role<'t> {
     // Parentheses around the name do not change what is done with it.
     let mut depth = 1;
     let mut child = ident;
-    while let Some(p) = up(depth).filter(|p| p.kind_name() == "parenthesized_expression") {
+    while let Some(p) = up(depth).filter(|p| kind(*p) == K::ParenthesizedExpression) {
         child = p;
         depth += 1;
     }
     let Some(parent) = up(depth) else {
         return Role::Other;
     };
-    match parent.kind_name() {
-        "attribute" if parent.field(FIELDS.object) == Some(child) => {
+    match kind(parent) {
+        // The object and a call's function are their node's first child.
+        K::Attribute if child.start_byte() == parent.start_byte() => {
             let call = up(depth + 1)
-                .filter(|c| c.kind_name() == "call" && c.field(FIELDS.function) == Some(parent));
+                .filter(|c| kind(*c) == K::Call && c.start_byte() == parent.start_byte());
             match call {
                 Some(call) => {
-                    let method = parent
-                        .field(FIELDS.attribute)
-                        .map_or(&b""[..], |a| text(a, src));
+                    let method = attribute_name(parent, src);
                     let mut holder = up(depth + 2);
-                    if holder.is_some_and(|h| h.kind_name() == "await") {
+                    if holder.is_some_and(|h| kind(h) == K::Await) {
                         holder = up(depth + 3);
                     }
                     Role::MethodCall {
                         method,
                         call,
-                        statement: holder.is_some_and(|h| h.kind_name() == "expression_statement"),
+                        statement: holder.is_some_and(|h| kind(h) == K::ExpressionStatement),
                     }
                 }
                 None => Role::Attribute,
             }
         }
-        "argument_list" => match up(depth + 1).filter(|c| c.kind_name() == "call") {
+        K::ArgumentList => match up(depth + 1).filter(|c| kind(*c) == K::Call) {
             Some(call) => Role::Argument { call },
             None => Role::Other,
         },
-        "keyword_argument" if parent.field(FIELDS.value) == Some(child) => {
-            match up(depth + 2).filter(|c| c.kind_name() == "call") {
+        K::KeywordArgument if parent.field(FIELDS.value) == Some(child) => {
+            match up(depth + 2).filter(|c| kind(*c) == K::Call) {
                 Some(call) => Role::Argument { call },
                 None => Role::Other,
             }
         }
-        "list_splat" | "dictionary_splat" => {
-            match up(depth + 2).filter(|c| c.kind_name() == "call") {
-                Some(call) => Role::Argument { call },
-                None => Role::Contained,
-            }
-        }
-        "return_statement" => Role::Returned,
-        "expression_list" if up(depth + 1).is_some_and(|p| p.kind_name() == "return_statement") => {
+        K::ListSplat | K::DictionarySplat => match up(depth + 2).filter(|c| kind(*c) == K::Call) {
+            Some(call) => Role::Argument { call },
+            None => Role::Contained,
+        },
+        K::ReturnStatement => Role::Returned,
+        K::ExpressionList if up(depth + 1).is_some_and(|p| kind(p) == K::ReturnStatement) => {
             Role::Returned
         }
-        "yield" => Role::Yielded,
-        "expression_list" if up(depth + 1).is_some_and(|p| p.kind_name() == "yield") => {
-            Role::Yielded
+        K::Yield => Role::Yielded,
+        K::ExpressionList if up(depth + 1).is_some_and(|p| kind(p) == K::Yield) => Role::Yielded,
+        K::List | K::Tuple | K::Set | K::Dictionary | K::Pair | K::ExpressionList => {
+            Role::Contained
         }
-        "list" | "tuple" | "set" | "dictionary" | "pair" | "expression_list" => Role::Contained,
-        "assignment" if parent.field(FIELDS.right) == Some(child) => Role::Stored,
-        "with_item" => Role::WithItem,
-        "as_pattern" if up(depth + 1).is_some_and(|p| p.kind_name() == "with_item") => {
-            Role::WithItem
-        }
+        K::Assignment if parent.field(FIELDS.right) == Some(child) => Role::Stored,
+        K::WithItem => Role::WithItem,
+        K::AsPattern if up(depth + 1).is_some_and(|p| kind(p) == K::WithItem) => Role::WithItem,
         _ => Role::Other,
     }
 }
