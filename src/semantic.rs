@@ -874,11 +874,16 @@ where
                     self.may_raise(state);
                     ExitKind::Raise
                 };
-                self.model.exits.push(Exit {
-                    node: stmt,
-                    kind,
-                    guard: self.guard,
-                });
+                // A loop's body is read again until its state settles: an
+                // exit is recorded the first time only (twice, it was
+                // reported twice by early-return-leak).
+                if !self.model.exits.iter().any(|e| e.node == stmt) {
+                    self.model.exits.push(Exit {
+                        node: stmt,
+                        kind,
+                        guard: self.guard,
+                    });
+                }
                 self.leave(state);
                 *state = State::dead();
             }
