@@ -324,6 +324,7 @@ class Oracle:
             except Exception:
                 pass
         self.new_lines = text.splitlines()
+        self.cached = self.cached_connections(new_tree)
         norm = new_tree  # normalised in place
         norm.body = self.block(norm.body, orig_tree.body, Ctx(), top=False)
         a, b = ast.dump(orig_tree, indent=1), ast.dump(norm, indent=1)
@@ -581,6 +582,7 @@ class Oracle:
         """Check and count a tracking unit; `prev`/`nxt`: the statements around it."""
         x = u["x"]
         lineno = u["stmt"].lineno
+        ctx.state.setdefault("tracked_keys", set()).add(ref_key(x))
         if u["form"] == "attr":
             if u["adjacent"]:
                 ctx.state["unit_import"] += 1
@@ -688,7 +690,7 @@ class Oracle:
                 func=node,
                 orig_func=hint if isinstance(hint, FUNC) else None,
                 helper=helper,
-                state={"import": 0, "acquire": 0, "attrs": 0, "return": 0},
+                state={"import": 0, "acquire": 0, "attrs": 0, "return": 0, "unit_import": 0, "registry": 0},
             )
             if helper and isinstance(hint, FUNC):
                 self.check_docstring(node, hint)
@@ -721,12 +723,21 @@ class Oracle:
 
     def finish_helper(self, fn, ctx: Ctx):
         st = ctx.state
-        if st["acquire"] or st["import"] or st["attrs"]:
-            if st["acquire"] != 1 or st["import"] != 1:
+        if st["acquire"] or st["import"] or st["attrs"] or st["unit_import"] or st["registry"]:
+            a, imp, uimp = st["acquire"], st["import"], st["unit_import"]
+            ok = (
+                # one import at the top of the function, one acquire
+                (imp == 1 and uimp == 0 and a == 1)
+                # one import in front of every acquire, or none when the module imports it
+                or (imp == 0 and a >= 1 and (uimp == a or (uimp == 0 and self.module_imports_acquire())))
+                # registry form only
+                or (imp == 0 and uimp == 0 and a == 0 and st["registry"] >= 1)
+            )
+            if not ok:
                 self.fail(
                     "tracking-shape",
-                    f"line {fn.lineno}: helper `{fn.name}` has {st['import']} tracker imports and "
-                    f"{st['acquire']} acquire calls (expected 1 and 1)",
+                    f"line {fn.lineno}: helper `{fn.name}` has {imp} tracker imports at its top, {uimp} in front of "
+                    f"an acquire call and {a} acquire calls (expected 1, 0 and 1, or 0 and one per acquire call)",
                 )
             self.counts["helpers_instrumented"] += 1
 
@@ -746,6 +757,42 @@ class Oracle:
                 out.append(s)
                 j += 1
                 i += 1
+                continue
+            # --- tracked-helper: `return <call>` -> `conn = <call>; <tracking>; return conn`
+            if (
+                ctx.helper
+                and isinstance(h, ast.Return)
+                and h.value is not None
+                and isinstance(s, ast.Assign)
+                and len(s.targets) == 1
+                and isinstance(s.targets[0], ast.Name)
+                and dump(s.value) == dump(h.value)
+            ):
+                name = s.targets[0].id
+                u = self.match_track(stmts, i + 1, ctx)
+                e = i + 1 + u["len"] if u is not None else n
+                r = stmts[e] if e < n else None
+                if (
+                    u is not None
+                    and dump(_as_load(u["x"])) == dump(ast.Name(name, ast.Load()))
+                    and isinstance(r, ast.Return)
+                    and isinstance(r.value, ast.Name)
+                    and r.value.id == name
+                ):
+                    self.apply_track(u, ctx, s, r)
+                    self.check_return_name(name, ctx, s.lineno)
+                    self.counts["return_rewrites"] += 1
+                    out.append(ast.copy_location(ast.Return(s.value), s))
+                    j += 1
+                    i = e + 1
+                    continue
+            # --- tracked-helper: a tracking unit
+            u = self.match_track(stmts, i, ctx)
+            if u is not None:
+                e = i + u["len"]
+                self.apply_track(u, ctx, out[-1] if out else None, stmts[e] if e < n else None)
+                last_attr_target = (len(out), dump(_as_load(u["x"])))
+                i = e
                 continue
             # --- tracked-helper: import / acquire / attribute lines
             if self.is_track_import(s, ctx):
@@ -782,16 +829,19 @@ class Oracle:
                     i += 2
                     continue
             # --- release-before-close
-            x = self.release_if(s)
-            if x is not None:
-                nxt = stmts[i + 1] if i + 1 < n else None
+            rel = self.match_release(stmts, i)
+            if rel is not None:
+                width, x, form, reg = rel
+                nxt = stmts[i + width] if i + width < n else None
                 r = is_call_stmt_on(nxt, "close") if nxt is not None else None
                 # Or a call handing X to a function of the file that closes
                 # that parameter (`close_conn(conn)`).
+                # The registry form also goes before an attribute call handing X
+                # on (`db.release(conn)`, `pool.putconn(conn, close=False)`).
                 handed = (
                     isinstance(nxt, ast.Expr)
                     and isinstance(nxt.value, ast.Call)
-                    and isinstance(nxt.value.func, ast.Name)
+                    and (isinstance(nxt.value.func, ast.Name) or (form == "registry" and isinstance(nxt.value.func, ast.Attribute)))
                     and any(dump(_as_load(a)) == dump(_as_load(x)) for a in nxt.value.args)
                 )
                 if not handed and (r is None or ref_key(r[0]) != ref_key(x)):
@@ -799,18 +849,24 @@ class Oracle:
                         "release-misplaced",
                         f"line {s.lineno}: release block for `{ast.unparse(x)}` is not directly followed by `{ast.unparse(x)}.close()`",
                     )
-                elif not self.tracked(x, ctx):
+                elif not self.tracked(x, ctx) and not self.tracked_otherwise(x, ctx):
                     self.fail(
                         "release-untracked",
                         f"line {s.lineno}: `{ast.unparse(x)}` is not bound from a helper call ({', '.join(self.cfg.helpers)}) in this scope",
                     )
-                self.comment_above(s, RELEASE_COMMENT, "comment-missing")
-                imp = s.body[0] if len(s.body) == 3 else None
-                if ctx.func is not None and imp is not None:
-                    bound = imp.names[0].asname or imp.names[0].name
-                    self.name_clash(ctx, [bound], "release import", s.lineno)
+                if form == "attr":
+                    self.comment_above(s, RELEASE_COMMENT, "comment-missing")
+                    imp = s.body[0] if len(s.body) == 3 else None
+                    if ctx.func is not None and imp is not None:
+                        bound = imp.names[0].asname or imp.names[0].name
+                        self.name_clash(ctx, [bound], "release import", s.lineno)
+                else:
+                    self.comment_before(s, stmts[i + 1], RELEASE_COMMENT, "comment-missing")
+                    if ctx.func is not None:
+                        self.name_clash(ctx, reg[0][2] + [reg[1]], "release", s.lineno)
+                    self.counts["registry_releases"] += 1
                 self.counts["release_blocks"] += 1
-                i += 1
+                i += width
                 continue
             # --- dispose-engine wrap
             w = self.wrap_try(s)
@@ -877,6 +933,7 @@ class Oracle:
             or self.is_track_acquire(s, ctx)
             or self.track_attr(s, ctx) is not None
             or self.release_if(s) is not None
+            or self.registry_import(s) is not None
         )
 
     def tracked(self, x, ctx: Ctx) -> bool:
@@ -903,7 +960,20 @@ class Oracle:
                     and (node.value.id if isinstance(node.value, ast.Name) else node.value.attr) in self.helpers
                 ):
                     aliases.add(node.targets[0].id)
+                # `from builtins import open as _builtin_open`
+                if isinstance(node, ast.ImportFrom):
+                    aliases.update(a.asname for a in node.names if a.asname and a.name in self.helpers)
             self._aliases = aliases
+            # Wrappers: functions of the file whose every return (one at
+            # least) returns a helper call (`def _get(self): return get_db_connection()`).
+            self._wrappers = set()
+            wrappers = set()
+            for node in ast.walk(scope):
+                if isinstance(node, FUNC):
+                    rets = list(returns_of(node))
+                    if rets and all(r.value is not None and self.is_helper_call(r.value) for r in rets):
+                        wrappers.add(node.name)
+            self._wrappers = wrappers
             for node in ast.walk(scope):
                 if isinstance(node, ast.Assign):
                     pairs = [(t, node.value) for t in node.targets]
@@ -918,6 +988,94 @@ class Oracle:
                         keys.add(ref_key(t))
         return ref_key(x) in keys
 
+    def cached_connections(self, tree) -> set:
+        """`g.db` of every helper that tracks a connection right after caching
+        it in an attribute (`g.db = sqlite3.connect(...)`); read before the
+        tree is normalised."""
+        out = set()
+        for fn in ast.walk(tree):
+            if not (isinstance(fn, FUNC) and fn.name in self.helpers):
+                continue
+            c = Ctx(func=fn, helper=True)
+            for node in ast.walk(fn):
+                for _, lst in stmt_lists(node):
+                    for k in range(1, len(lst)):
+                        u = self.match_track(lst, k, c)
+                        if u is not None and isinstance(u["x"], ast.Attribute) and binds(lst[k - 1], u["x"]):
+                            out.add(ref_key(u["x"]))
+        return out
+
+    def bound_values(self, x):
+        """The values the original binds to `x` anywhere in the file."""
+        key = ref_key(x)
+        for node in ast.walk(self.orig_tree):
+            if isinstance(node, ast.Assign):
+                pairs = [(t, node.value) for t in node.targets]
+            elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
+                pairs = [(node.target, node.value)]
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                pairs = [(it.optional_vars, it.context_expr) for it in node.items if it.optional_vars is not None]
+            else:
+                continue
+            for t, v in pairs:
+                if v is not None and ref_key(t) == key:
+                    yield v
+
+    def tracked_otherwise(self, x, ctx: Ctx) -> bool:
+        """Releases of connections that no helper call binds in this file, but
+        which connfix tracks (counted, not failed):
+        - the close of the connection a generator helper tracked before
+          yielding it (`conn = sqlite3.connect(); <track>; yield conn; <release>; conn.close()`);
+        - the teardown of a connection a helper caches and tracks (`g.db`):
+          `g.db.close()`, or `db = g.pop("db", None)` / `db = g.db` then `db.close()`;
+        - a connection bound from a function imported from another module
+          (a helper of another file of the project, which the oracle cannot resolve)."""
+        if self.orig_tree is None:
+            return False
+        key = ref_key(x)
+        if (
+            ctx.helper
+            and key in ctx.state.get("tracked_keys", ())
+            and any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in walk_scope(ctx.func))
+        ):
+            self.counts["release_own_generator"] += 1
+            return True
+        if key in self.cached:
+            self.counts["release_teardown"] += 1
+            return True
+        imported = set()
+        modules = set()
+        for node in ast.walk(self.orig_tree):
+            if isinstance(node, ast.ImportFrom):
+                imported.update(a.asname or a.name for a in node.names)
+            elif isinstance(node, ast.Import):
+                modules.update((a.asname or a.name).split(".")[0] for a in node.names)
+        for v in self.bound_values(x):
+            while isinstance(v, ast.Await):
+                v = v.value
+            if (
+                isinstance(v, ast.Call)
+                and isinstance(v.func, ast.Attribute)
+                and v.func.attr == "pop"
+                and len(v.args) in (1, 2)
+                and isinstance(v.args[0], ast.Constant)
+                and isinstance(v.args[0].value, str)
+                and dotted(v.func.value) is not None
+                and f"{dotted(v.func.value)}.{v.args[0].value}" in self.cached
+            ) or (dotted(v) is not None and dotted(v) in self.cached):
+                self.counts["release_teardown"] += 1
+                return True
+        for v in self.bound_values(x):
+            while isinstance(v, ast.Await):
+                v = v.value
+            if isinstance(v, ast.Call) and (
+                (isinstance(v.func, ast.Name) and v.func.id in imported)
+                or (dotted(v.func) is not None and "." in dotted(v.func) and dotted(v.func).split(".")[0] in modules)
+            ):
+                self.counts["release_cross_file"] += 1
+                return True
+        return False
+
     def is_helper_call(self, v) -> bool:
         while isinstance(v, ast.Await):
             v = v.value
@@ -927,7 +1085,11 @@ class Oracle:
             return False
         f = v.func
         name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-        return name in self.helpers or (isinstance(f, ast.Name) and f.id in getattr(self, "_aliases", ()))
+        return (
+            name in self.helpers
+            or (isinstance(f, ast.Name) and f.id in getattr(self, "_aliases", ()))
+            or name in getattr(self, "_wrappers", ())
+        )
 
     def check_wrap_site(self, s, var, awaited, out, ctx: Ctx):
         where = f"line {s.lineno}"
@@ -1041,6 +1203,29 @@ class Oracle:
         self.counts["return_rewrites"] += 1
         ret = ast.Return(a.value)
         return out[:-2] + [ret]
+
+
+def walk_scope(fn):
+    """The nodes of a function, not of the scopes nested in it."""
+    stack = list(fn.body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        yield n
+        stack.extend(ast.iter_child_nodes(n))
+
+
+def returns_of(fn):
+    """The `return` statements of a function, not of the scopes nested in it."""
+    stack = list(fn.body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(n, ast.Return):
+            yield n
+        stack.extend(ast.iter_child_nodes(n))
 
 
 def first_difference(a, b):
@@ -1437,7 +1622,15 @@ def report(results: list[Result], command: str, configs: dict[str, Cfg], max_fai
     warn = Counter()
     for r in results:
         for k, v in r.counts.items():
-            if k.startswith(("warn_", "allowed_")) or k in ("wraps_alias_factory", "stderr_other_lines"):
+            if k.startswith(("warn_", "allowed_")) or k in (
+                "wraps_alias_factory",
+                "stderr_other_lines",
+                "registry_tracks",
+                "registry_releases",
+                "release_own_generator",
+                "release_teardown",
+                "release_cross_file",
+            ):
                 warn[f"{r.corpus} x {r.config}: {k}"] += v
     if any(warn.values()):
         out.append("")
