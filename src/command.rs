@@ -194,12 +194,13 @@ impl Setups {
         if let Some(per_file) = &settings.per_file {
             let cwd = std::env::current_dir()?;
             let mut by_dir: std::collections::HashMap<PathBuf, usize> = Default::default();
+            let mut nearest = Nearest::default();
             for path in &files {
                 let dir = cwd.join(path.parent().unwrap_or(Path::new("")));
                 let index = match by_dir.get(&dir) {
                     Some(i) => *i,
                     None => {
-                        let nearest = Config::nearest(&dir)?;
+                        let nearest = nearest.of(&dir)?;
                         let i = match configs.iter().position(|c| c.0 == nearest) {
                             Some(i) => i,
                             // No configuration above the file: the run's.
@@ -248,6 +249,29 @@ impl Setups {
             Input::Found(Found::File(path)) => self.by_path.get(path).copied().unwrap_or(0),
             _ => 0,
         }
+    }
+}
+
+/// `Config::nearest` for the many folders of a run: each folder's own
+/// files are looked at once, however many folders below it ask (a tree of
+/// a thousand folders costs a thousand looks, not one per ancestor of each).
+#[derive(Default)]
+struct Nearest(std::collections::HashMap<PathBuf, Option<PathBuf>>);
+
+impl Nearest {
+    fn of(&mut self, dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+        if let Some(found) = self.0.get(dir) {
+            return Ok(found.clone());
+        }
+        let found = match Config::in_folder(dir)? {
+            Some(found) => Some(found),
+            None => match dir.parent() {
+                Some(parent) => self.of(parent)?,
+                None => None,
+            },
+        };
+        self.0.insert(dir.to_path_buf(), found.clone());
+        Ok(found)
     }
 }
 

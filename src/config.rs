@@ -145,14 +145,22 @@ impl Config {
     /// `connfix.toml`, or a `pyproject.toml` with a `[tool.connfix]` table.
     pub fn nearest(dir: &Path) -> Result<Option<PathBuf>> {
         for folder in dir.ancestors() {
-            let own = folder.join("connfix.toml");
-            if own.is_file() {
-                return Ok(Some(own));
+            if let Some(found) = Config::in_folder(folder)? {
+                return Ok(Some(found));
             }
-            let pyproject = folder.join("pyproject.toml");
-            if pyproject.is_file() && Config::table_of(&pyproject)?.is_some() {
-                return Ok(Some(pyproject));
-            }
+        }
+        Ok(None)
+    }
+
+    /// The configuration file of `folder` itself, if it has one.
+    pub fn in_folder(folder: &Path) -> Result<Option<PathBuf>> {
+        let own = folder.join("connfix.toml");
+        if own.is_file() {
+            return Ok(Some(own));
+        }
+        let pyproject = folder.join("pyproject.toml");
+        if pyproject.is_file() && Config::table_of(&pyproject)?.is_some() {
+            return Ok(Some(pyproject));
         }
         Ok(None)
     }
