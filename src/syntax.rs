@@ -959,13 +959,23 @@ pub fn line_run(stmt: Node) -> Vec<Node> {
     siblings[first..=last].to_vec()
 }
 
-/// Whether the statement starts its line (only indentation before it).
+/// Whether the statement starts its line (only indentation before it),
+/// and the line is not the continuation of one ending in a backslash (a
+/// line put before the statement would be joined to that one).
 pub fn starts_line(stmt: Node, src: &[u8]) -> bool {
-    src[..stmt.start_byte()]
+    let before = &src[..stmt.start_byte()];
+    let indented = before
         .iter()
         .rev()
         .take_while(|b| **b != b'\n')
-        .all(|b| *b == b' ' || *b == b'\t')
+        .all(|b| *b == b' ' || *b == b'\t');
+    let line_start = before.len() - before.iter().rev().take_while(|b| **b != b'\n').count();
+    let previous = src[..line_start.saturating_sub(1)].strip_suffix(b"\r");
+    let previous = previous.unwrap_or(&src[..line_start.saturating_sub(1)]);
+    // A statement tree-sitter starts at a backslash (`\` alone on the line
+    // above its text) continues that line too.
+    let continued = src.get(stmt.start_byte()) == Some(&b'\\');
+    indented && !continued && (line_start == 0 || !previous.ends_with(b"\\"))
 }
 
 /// Byte ranges of the string literals that span several lines, under `node`.

@@ -618,6 +618,23 @@ impl ReleaseBeforeClose {
         let (src, style) = (file.text.as_slice(), &file.style);
         let block = run[0].parent().expect("a statement has a parent");
         let inline = block.kind_name() == "block" && syntax::is_inline_block(block);
+        let names: Vec<String> = members
+            .iter()
+            .map(|(_, n, _)| format!("`{}`", String::from_utf8_lossy(n)))
+            .collect();
+        if !inline && !syntax::starts_line(run[0], src) {
+            // The close continues a line ending in a backslash: a block put
+            // before it would be joined to that line.
+            return Diagnostic::new(
+                ID,
+                members[0].0,
+                format!(
+                    "{} closed without releasing its connection tracking; the close continues the line \
+                     above (a backslash), where no release can go: put it on a line of its own",
+                    names.join(", ")
+                ),
+            );
+        }
         let base = if inline {
             let header = line_indent(src, block.parent().map_or(block, |h| h).start_byte());
             [header, style.unit_after(header)].concat()
@@ -650,10 +667,6 @@ impl ReleaseBeforeClose {
             text.drain(..base.len());
             Edit::replace(run[0].start_byte()..last, text)
         };
-        let names: Vec<String> = members
-            .iter()
-            .map(|(_, n, _)| format!("`{}`", String::from_utf8_lossy(n)))
-            .collect();
         Diagnostic::fix(
             ID,
             members[0].0,
