@@ -1627,6 +1627,13 @@ fn attribute_name<'t>(attribute: Node<'t>, src: &'t [u8]) -> &'t [u8] {
         .rposition(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80))
         .map_or(0, |i| i + 1);
     let name = &src[start..end];
+    // Beyond ASCII, what counts as part of the name is tree-sitter's to say
+    // (a byte-order mark before it is not): ask the field.
+    if !name.is_ascii() {
+        return attribute
+            .field(FIELDS.attribute)
+            .map_or(&b""[..], |a| text(a, src));
+    }
     debug_assert_eq!(
         Some(name),
         attribute.field(FIELDS.attribute).map(|a| text(a, src)),
@@ -1704,6 +1711,24 @@ fn role<'t>(ident: Node<'t>, path: &[Node<'t>], src: &'t [u8]) -> Role<'t> {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    /// Found by the fuzz test: a byte-order mark before an attribute's
+    /// name is not part of the name (tree-sitter's field says so), and the
+    /// read of the name from the attribute's end must agree.
+    #[test]
+    fn an_attribute_name_after_a_byte_order_mark_is_the_fields() {
+        let src = "def f():\n    conn = get_db_connection()\n    x = conn.\u{feff}getvalue()\n    conn.close()\n";
+        let file = SourceFile::new(
+            Path::new("t.py"),
+            src.as_bytes().to_vec(),
+            Default::default(),
+        )
+        .unwrap();
+        let semantic = Semantic::new(&file);
+        let function = file.tree.root_node().named_child(0).unwrap();
+        let model = semantic.scope(function);
+        assert_eq!(model.bindings.len(), 2);
+    }
 
     fn with_model<R>(src: &str, f: impl FnOnce(&ScopeModel, &[u8]) -> R) -> R {
         let file = SourceFile::new(
