@@ -104,6 +104,41 @@ pub fn indent_region(
     out
 }
 
+/// Whether `indent_region(text, range, unit, strings)` deepens every line it
+/// indents by the same amount, as CPython and tree-sitter count columns:
+/// a tab unit always does (tab stops are eight columns apart); spaces do
+/// only in front of indentation without a tab, whose column the spaces
+/// would not move.
+pub fn shifts_uniformly(
+    text: &[u8],
+    range: Range<usize>,
+    unit: &[u8],
+    strings: &[Range<usize>],
+) -> bool {
+    if unit == b"\t" {
+        return true;
+    }
+    let mut at = range.start;
+    let mut line_begins = at == 0 || text[at - 1] == b'\n';
+    while at < range.end {
+        if line_begins && !strings.iter().any(|s| s.start < at && at < s.end) {
+            let rest = &text[at..range.end];
+            let blank = rest
+                .iter()
+                .take_while(|b| **b == b' ' || **b == b'\t')
+                .count();
+            let is_blank = matches!(rest.get(blank), None | Some(b'\n') | Some(b'\r'));
+            if !is_blank && rest[..blank].contains(&b'\t') {
+                return false;
+            }
+        }
+        let next = memchr::memchr(b'\n', &text[at..range.end]).map_or(range.end, |i| at + i + 1);
+        line_begins = true;
+        at = next;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +178,18 @@ mod tests {
             before_statement(&lines, b"    ", &s),
             b"a()\r\n\r\n    b()\r\n    ".to_vec()
         );
+    }
+
+    #[test]
+    fn spaces_in_front_of_a_tab_do_not_shift_uniformly() {
+        let text = b"x = 1\n\ty = 2\n    z = 3\n\t\n";
+        assert!(!shifts_uniformly(text, 0..text.len(), b"    ", &[]));
+        // A tab unit moves every tab stop by one.
+        assert!(shifts_uniformly(text, 0..text.len(), b"\t", &[]));
+        // The lines without a tab, and a blank line (not indented).
+        assert!(shifts_uniformly(text, 13..text.len(), b"    ", &[]));
+        // A line that starts inside a string literal is not indented.
+        assert!(shifts_uniformly(text, 0..13, b"    ", &[3..9]));
     }
 
     #[test]

@@ -5,9 +5,9 @@
 use tree_sitter::Node;
 
 use crate::edit::Edit;
-use crate::indent::indent_region;
+use crate::indent::{indent_region, shifts_uniformly};
 use crate::source::{SourceFile, line_end, line_indent, line_start};
-use crate::syntax;
+use crate::syntax::{self, KindName};
 
 /// What the `finally:` runs.
 pub enum Finally<'t> {
@@ -22,7 +22,12 @@ pub enum Finally<'t> {
 /// Wrap the statements that follow `after` in its block, through `last`
 /// (or up to the moved statements), in `try:`, and add `finally:`. Callers
 /// check that every statement involved starts and ends its own line.
-pub fn try_finally(file: &SourceFile, after: Node, last: Node, finally: Finally) -> Edit {
+///
+/// None where deepening the lines could change what they mean: a statement
+/// of the block at another indentation than `after`'s (CPython rejects the
+/// file, tree-sitter reads on, and a `try:` above it would make it valid),
+/// or spaces put in front of a tab, which would not move its tab stop.
+pub fn try_finally(file: &SourceFile, after: Node, last: Node, finally: Finally) -> Option<Edit> {
     let (src, style) = (file.text.as_slice(), &file.style);
     let base = line_indent(src, after.start_byte());
     let unit = style.unit_after(base);
@@ -51,9 +56,19 @@ pub fn try_finally(file: &SourceFile, after: Node, last: Node, finally: Finally)
             )
         }
     };
+    let mut statement = after.next_named_sibling();
+    while let Some(s) = statement.filter(|s| s.start_byte() < end) {
+        if s.kind_name() != "comment" && line_indent(src, s.start_byte()) != base {
+            return None;
+        }
+        statement = s.next_named_sibling();
+    }
+    if !shifts_uniformly(src, start..end, unit, &strings) {
+        return None;
+    }
     let mut text = [nl, base, b"try:"].concat();
     text.extend(indent_region(src, start..body_end, unit, &strings));
     text.extend([nl, base, b"finally:", nl].concat());
     text.extend(finally_text);
-    Edit::replace(start..end, text)
+    Some(Edit::replace(start..end, text))
 }

@@ -230,3 +230,31 @@ fn an_unreadable_file_is_an_error_and_the_rest_are_processed() {
         "/proc/self/mem: error: cannot read the file: Input/output error\n"
     );
 }
+
+#[test]
+fn an_unexpected_indent_tree_sitter_reads_is_an_error_even_under_unsafe_fixes() {
+    // CPython rejects line 4 (an unexpected indent), which tree-sitter reads
+    // on. Wrapping the lines after the acquisition in `try:` would have made
+    // the file valid: another program than the one written. (Found by the
+    // fuzz test in CI.)
+    let dir = tempfile::tempdir().unwrap();
+    let input = "def route():\n    conn = get_db_connection()\n    # Release tracking before closing connection\n\t    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n          del conn._tracking_context, conn._tracking_start\n    conn.close()";
+    std::fs::write(dir.path().join("route.py"), input).unwrap();
+    let (code, stdout, stderr) = connfix(
+        dir.path(),
+        &["apply", "--quiet", "--unsafe-fixes", "route.py"],
+    );
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (
+            2,
+            "",
+            format!("route.py:4:1: error: syntax error: unexpected indentation; {TO_DO}\n")
+                .as_str()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("route.py")).unwrap(),
+        input
+    );
+}

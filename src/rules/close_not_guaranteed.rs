@@ -143,15 +143,8 @@ impl CloseNotGuaranteed {
             first: start,
             last: holder,
         };
-        Some(
-            Fix::new(vec![try_finally(
-                file,
-                a.statement,
-                siblings[first - 1],
-                finally,
-            )])
-            .unsafe_(),
-        )
+        let edit = try_finally(file, a.statement, siblings[first - 1], finally)?;
+        Some(Fix::new(vec![edit]).unsafe_())
     }
 
     /// Whether the statement after the acquisition (past any release block)

@@ -473,22 +473,28 @@ impl<'t> Engine<'_, 't> {
                 self.rule.config.dispose_method
             )),
         };
-        Diagnostic::fix(
-            ID,
-            self.call,
-            match bare {
-                Some(bare) => format!(
-                    "engine `{name}` from `{}(...)` is disposed on line {} only if nothing before it raises",
-                    self.factory,
-                    bare.start_position().row + 1
+        let message = match bare {
+            Some(bare) => format!(
+                "engine `{name}` from `{}(...)` is disposed on line {} only if nothing before it raises",
+                self.factory,
+                bare.start_position().row + 1
+            ),
+            None => format!(
+                "engine `{name}` from `{}(...)` is never disposed",
+                self.factory
+            ),
+        };
+        match try_finally(self.file, stmt, last, finally) {
+            Some(edit) => Diagnostic::fix(ID, self.call, message, Fix::new(vec![edit])),
+            None => Diagnostic::new(
+                ID,
+                self.call,
+                format!(
+                    "{message}; the statements after it are indented unlike it, or with tabs \
+                     behind spaces, so connfix does not wrap them: indent them consistently"
                 ),
-                None => format!(
-                    "engine `{name}` from `{}(...)` is never disposed",
-                    self.factory
-                ),
-            },
-            Fix::new(vec![try_finally(self.file, stmt, last, finally)]),
-        )
+            ),
+        }
     }
 }
 

@@ -1,0 +1,11 @@
+def health():
+    engine = create_engine(URL)
+    if engine:
+    	rows = engine.execute("SELECT 1")
+    return rows
+
+
+def report():
+    engine = create_engine(URL)
+    rows = engine.execute("SELECT 1")
+    return rows
