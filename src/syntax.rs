@@ -959,6 +959,25 @@ pub fn line_run(stmt: Node) -> Vec<Node> {
     siblings[first..=last].to_vec()
 }
 
+/// The definition a statement makes: a decorated definition's function or
+/// class, else the statement itself.
+pub fn undecorated(stmt: Node) -> Option<Node> {
+    match stmt.kind_name() {
+        "decorated_definition" => stmt.field(FIELDS.definition),
+        _ => Some(stmt),
+    }
+}
+
+/// Whether the statement has its lines to itself: it starts its line (see
+/// `starts_line`; a statement of an inline block does not), and no other
+/// statement shares them through `;`. Lines can be put before and after
+/// such a statement, or the statement replaced, by whole lines.
+pub fn own_lines(stmt: Node, src: &[u8]) -> bool {
+    // A statement after a `;` does not start its line.
+    starts_line(stmt, src)
+        && next_statement(stmt).is_none_or(|n| n.start_position().row != stmt.end_position().row)
+}
+
 /// Whether the statement starts its line (only indentation before it),
 /// and the line is not the continuation of one ending in a backslash (a
 /// line put before the statement would be joined to that one).

@@ -124,10 +124,7 @@ impl CloseNotGuaranteed {
             return None;
         }
         let edges = [a.statement, siblings[first], holder, siblings[first - 1]];
-        if edges
-            .iter()
-            .any(|s| !syntax::starts_line(*s, src) || syntax::line_run(*s).len() != 1)
-        {
+        if !edges.iter().all(|s| syntax::own_lines(*s, src)) {
             return None;
         }
         // A comment on the line above the moved statements goes with them.

@@ -326,9 +326,7 @@ impl<'t> Engine<'_, 't> {
         let last = *wrapped.last()?;
         let edges: Vec<Node> = [stmt, last].into_iter().chain(bare).collect();
         let shared = (block.kind_name() == "block" && syntax::is_inline_block(block))
-            || edges
-                .iter()
-                .any(|s| !syntax::starts_line(*s, src) || syntax::line_run(*s).len() != 1);
+            || !edges.iter().all(|s| syntax::own_lines(*s, src));
         if shared {
             return self.report(Code::DisposeEngine, format!(
                 "engine `{name_text}` is never disposed, and its statements share lines; put them on lines \

@@ -253,11 +253,8 @@ fn closed_by_callee<'t>(cx: &Context<'t>) -> Vec<(Node<'t>, &'t [u8], Form)> {
     // the parameter's position; and the run's, where this file imports them.
     let closers: Vec<(&[u8], usize)> = syntax::statements(root)
         .into_iter()
-        .filter_map(|s| match s.kind_name() {
-            "decorated_definition" => s.field(FIELDS.definition),
-            "function_definition" => Some(s),
-            _ => None,
-        })
+        .filter_map(syntax::undecorated)
+        .filter(|s| s.kind_name() == "function_definition")
         .filter_map(|def| {
             let name = text(def.field(FIELDS.name)?, src);
             Some((name, crate::project::closes_parameter(def, src)?))

@@ -334,10 +334,7 @@ impl<'t> Helper<'_, 't> {
     /// after it; `None` where `stmt` shares its line.
     fn insert(&self, stmt: Node, lines: &str, after: bool) -> Option<Edit> {
         let (src, style) = (self.src(), &self.file.style);
-        let inline = stmt
-            .parent()
-            .is_some_and(|b| b.kind_name() == "block" && syntax::is_inline_block(b));
-        if inline || !syntax::starts_line(stmt, src) || syntax::line_run(stmt).len() != 1 {
+        if !syntax::own_lines(stmt, src) {
             return None;
         }
         let base = line_indent(src, stmt.start_byte()).to_vec();
@@ -369,7 +366,7 @@ impl<'t> Helper<'_, 't> {
                 )
             });
             match value.map(|v| (v.kind_name(), v)) {
-                Some(("call" | "await", v)) if makes_connection(v, self.src()) => {}
+                Some(("call" | "await", v)) if may_make_connection(v, self.src()) => {}
                 Some(("none", _)) => maybe_none = true,
                 _ => {
                     return Err(
@@ -429,7 +426,7 @@ impl<'t> Helper<'_, 't> {
                         None => return self.decline("a `return` it would edit shares its line"),
                     }
                 }
-                "call" | "await" if !makes_connection(value, src) => {
+                "call" | "await" if !may_make_connection(value, src) => {
                     return self
                         .decline("it returns a call connfix does not know to make a connection");
                 }
@@ -442,13 +439,7 @@ impl<'t> Helper<'_, 't> {
                         String::from_utf8_lossy(text(value, src)),
                         self.track_lines(form, conn, false)
                     );
-                    if !syntax::starts_line(*ret, src) || syntax::line_run(*ret).len() != 1 {
-                        return self.decline("a `return` it would edit shares its line");
-                    }
-                    if ret
-                        .parent()
-                        .is_some_and(|b| b.kind_name() == "block" && syntax::is_inline_block(b))
-                    {
+                    if !syntax::own_lines(*ret, src) {
                         return self.decline("a `return` it would edit shares its line");
                     }
                     let base = line_indent(src, ret.start_byte()).to_vec();
@@ -690,7 +681,7 @@ impl<'t> Helper<'_, 't> {
         let src = self.src();
         let value = last.named_child(0).ok_or("it returns nothing")?;
         match value.kind_name() {
-            "call" | "await" if !makes_connection(value, src) => {
+            "call" | "await" if !may_make_connection(value, src) => {
                 Err("it returns a call connfix does not know to make a connection")
             }
             "call" | "await" => Ok(Handout::Call(value)),
@@ -702,7 +693,7 @@ impl<'t> Helper<'_, 't> {
                         let left = a.field(FIELDS.left).map(|l| text(l, src));
                         left == Some(name)
                             && a.field(FIELDS.right).is_some_and(|r| {
-                                r.kind_name() == "call" && makes_connection(r, src)
+                                r.kind_name() == "call" && may_make_connection(r, src)
                             })
                     })
                 });
@@ -731,7 +722,7 @@ impl<'t> Helper<'_, 't> {
             Handout::Name(_, binding) => *binding,
         };
         for stmt in [anchor_stmt, last] {
-            if !syntax::starts_line(stmt, src) || syntax::line_run(stmt).len() != 1 {
+            if !syntax::own_lines(stmt, src) {
                 return self.decline("a statement it would edit shares its line");
             }
         }
@@ -987,7 +978,7 @@ fn cache_key(target: Node, src: &[u8]) -> (Vec<u8>, Vec<u8>) {
 /// Whether a call (awaited or not) may make a connection: anything but a
 /// lookup of a setting (`os.getenv(...)`, `os.environ.get(...)`,
 /// `config.get(...)`), which hands out a string that takes no attributes.
-fn makes_connection(value: Node, src: &[u8]) -> bool {
+fn may_make_connection(value: Node, src: &[u8]) -> bool {
     let call = match value.kind_name() {
         "await" => match value.named_child(0) {
             Some(c) => c,
