@@ -5,7 +5,9 @@
 //! its helper in another module hands out: the form of release block its
 //! closes need, and whether the connection is its own to close at all.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 use tree_sitter::Node;
@@ -202,7 +204,40 @@ struct Found {
 pub struct Project {
     paths: Vec<PathBuf>,
     config: Config,
-    found: std::sync::OnceLock<Found>,
+    found: std::sync::OnceLock<Index>,
+}
+
+/// What the first pass found, by name, each definition by its file's
+/// module path (`stem`). A repository of many services defines the same
+/// helper many times; a lookup reads only the definitions of its name, and
+/// one whose answer does not depend on the file asking (no module, or an
+/// absolute one) is answered once for the run.
+#[derive(Debug, Default)]
+struct Index {
+    helpers: HashMap<String, Vec<(PathBuf, Summary)>>,
+    closers: HashMap<String, Vec<(PathBuf, usize)>>,
+    answers: Mutex<HashMap<(String, Option<String>), Option<Summary>>>,
+}
+
+impl Index {
+    fn new(found: Found) -> Index {
+        let mut index = Index::default();
+        for d in found.helpers {
+            index
+                .helpers
+                .entry(d.name)
+                .or_default()
+                .push((stem(&d.path), d.summary));
+        }
+        for (path, name, at) in found.closers {
+            index
+                .closers
+                .entry(name)
+                .or_default()
+                .push((stem(&path), at));
+        }
+        index
+    }
 }
 
 /// The position of the parameter that the function `def` closes as one of
@@ -245,8 +280,8 @@ impl Project {
         }
     }
 
-    fn found(&self) -> &Found {
-        self.found.get_or_init(|| self.scan())
+    fn found(&self) -> &Index {
+        self.found.get_or_init(|| Index::new(self.scan()))
     }
 
     /// Read the files that hold a helper's name, in parallel, parsing only
@@ -286,27 +321,45 @@ impl Project {
     /// from) when known, else any helper of that name; `None` when there
     /// is none, or the candidates disagree.
     pub fn lookup(&self, name: &str, module: Option<&str>, from: &Path) -> Option<Summary> {
-        let mut found: Option<Summary> = None;
-        for d in self.found().helpers.iter().filter(|d| d.name == name) {
-            if module.is_some_and(|m| !module_is(m, &d.path, from)) {
+        let index = self.found();
+        let defined = index.helpers.get(name)?;
+        let key = module
+            .is_none_or(|m| !m.starts_with('.'))
+            .then(|| (name.to_string(), module.map(str::to_string)));
+        let answers = || index.answers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(answer) = key.as_ref().and_then(|k| answers().get(k).copied()) {
+            return answer;
+        }
+        let target = module.map(|m| Target::new(m, from));
+        let mut answer: Option<Summary> = None;
+        for (stem, summary) in defined {
+            if target.as_ref().is_some_and(|t| !t.holds(stem)) {
                 continue;
             }
-            match found {
-                Some(s) if s != d.summary => return None,
-                _ => found = Some(d.summary),
+            match answer {
+                Some(s) if s != *summary => {
+                    answer = None;
+                    break;
+                }
+                _ => answer = Some(*summary),
             }
         }
-        found
+        if let Some(key) = key {
+            answers().insert(key, answer);
+        }
+        answer
     }
 
     /// The parameter that the function `name` of `module` (imported from
     /// `from`) closes.
     pub fn closer(&self, name: &str, module: &str, from: &Path) -> Option<usize> {
+        let target = Target::new(module, from);
         self.found()
             .closers
+            .get(name)?
             .iter()
-            .find(|(path, n, _)| n == name && module_is(module, path, from))
-            .map(|(_, _, at)| *at)
+            .find(|(stem, _)| target.holds(stem))
+            .map(|(_, at)| *at)
     }
 }
 
@@ -350,10 +403,7 @@ fn defined_in(path: &Path, text: &[u8], names: &[String], config: &Config) -> Fo
         let root = tree.root_node();
         let top: Vec<Node> = syntax::statements(root)
             .into_iter()
-            .filter_map(|s| match s.kind_name() {
-                "decorated_definition" => s.field(FIELDS.definition),
-                _ => Some(s),
-            })
+            .filter_map(syntax::undecorated)
             .collect();
         for function in definitions(root) {
             let Some(name) = function.field(FIELDS.name) else {
@@ -506,12 +556,7 @@ fn dedent(text: &[u8], indent: usize) -> Vec<u8> {
 
 /// The module-level functions and the methods of module-level classes.
 pub fn definitions(root: Node) -> Vec<Node> {
-    fn unwrap(s: Node) -> Option<Node> {
-        match s.kind_name() {
-            "decorated_definition" => s.field(FIELDS.definition),
-            _ => Some(s),
-        }
-    }
+    let unwrap = syntax::undecorated;
     let mut out = Vec::new();
     for stmt in syntax::statements(root).into_iter().filter_map(unwrap) {
         match stmt.kind_name() {
@@ -535,34 +580,58 @@ pub fn definitions(root: Node) -> Vec<Node> {
 /// Whether `path` is the file of `module` as imported from the file
 /// `from`: `a.b` is `.../a/b.py` or `.../a/b/__init__.py`; `.b`, `..b`
 /// are relative to `from`'s folder.
+#[cfg(test)]
 fn module_is(module: &str, path: &Path, from: &Path) -> bool {
-    let dots = module.len() - module.trim_start_matches('.').len();
-    let parts: Vec<&str> = module[dots..]
-        .split('.')
-        .filter(|p| !p.is_empty())
-        .collect();
+    Target::new(module, from).holds(&stem(path))
+}
+
+/// A file's module path: without `.py`, a package's `__init__` as its
+/// folder.
+fn stem(path: &Path) -> PathBuf {
     let stem = path.with_extension("");
-    let stem = if stem.file_name().is_some_and(|n| n == "__init__") {
+    if stem.file_name().is_some_and(|n| n == "__init__") {
         stem.parent().map(Path::to_path_buf).unwrap_or_default()
     } else {
         stem
-    };
-    if dots > 0 {
+    }
+}
+
+/// The module paths an import's module names: relative ones (`.b`, `..b`)
+/// one path from the importing file's folder, absolute ones (`a.b`) any
+/// path ending in their parts.
+enum Target<'m> {
+    Exact(PathBuf),
+    Suffix(Vec<&'m str>),
+}
+
+impl<'m> Target<'m> {
+    fn new(module: &'m str, from: &Path) -> Target<'m> {
+        let dots = module.len() - module.trim_start_matches('.').len();
+        let parts = module[dots..].split('.').filter(|p| !p.is_empty());
+        if dots == 0 {
+            return Target::Suffix(parts.collect());
+        }
         let mut base = from.parent().map(Path::to_path_buf).unwrap_or_default();
         for _ in 1..dots {
             base = base.parent().map(Path::to_path_buf).unwrap_or_default();
         }
-        return parts.iter().fold(base, |p, part| p.join(part)) == stem;
+        Target::Exact(parts.fold(base, |p, part| p.join(part)))
     }
-    let components: Vec<String> = stem
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    components.len() >= parts.len()
-        && components[components.len() - parts.len()..]
-            .iter()
-            .zip(&parts)
-            .all(|(c, p)| c == p)
+
+    /// Whether the module path `stem` is one this target names.
+    fn holds(&self, stem: &Path) -> bool {
+        match self {
+            Target::Exact(path) => path == stem,
+            Target::Suffix(parts) => {
+                let mut components = stem.components().rev();
+                parts.iter().rev().all(|p| {
+                    components
+                        .next()
+                        .is_some_and(|c| c.as_os_str() == std::ffi::OsStr::new(p))
+                })
+            }
+        }
+    }
 }
 
 #[cfg(test)]
