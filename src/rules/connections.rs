@@ -320,6 +320,23 @@ impl<'t> Helpers<'t> {
     }
 }
 
+/// The value a helper call gives (`path`: its ancestors from the root):
+/// the call, or the `await` and parentheses around it; and that value's
+/// depth in `path`, where its parent is `path[depth - 1]`.
+pub fn around<'t>(call: Node<'t>, path: &[Node<'t>]) -> (Node<'t>, usize) {
+    let mut value = call;
+    let mut depth = path.len();
+    while let Some(p) = depth
+        .checked_sub(1)
+        .map(|i| path[i])
+        .filter(|p| matches!(p.kind_name(), "await" | "parenthesized_expression"))
+    {
+        value = p;
+        depth -= 1;
+    }
+    (value, depth)
+}
+
 /// The acquisitions in functions (module-level connections live as long
 /// as the module, by design).
 pub fn acquisitions<'t>(cx: &Context<'t>) -> Vec<Acquisition<'t>> {
@@ -329,17 +346,7 @@ pub fn acquisitions<'t>(cx: &Context<'t>) -> Vec<Acquisition<'t>> {
     let mut out = Vec::new();
     for (call, path) in helpers.calls() {
         let call = *call;
-        // The value around the call: `await`, parentheses.
-        let mut value = call;
-        let mut depth = path.len();
-        while let Some(p) = depth
-            .checked_sub(1)
-            .map(|i| path[i])
-            .filter(|p| matches!(p.kind_name(), "await" | "parenthesized_expression"))
-        {
-            value = p;
-            depth -= 1;
-        }
+        let (value, depth) = around(call, path);
         let Some(holder) = depth.checked_sub(1).map(|i| path[i]) else {
             continue;
         };

@@ -439,16 +439,7 @@ fn attribute_tracked<'t>(
         .find(|n| n.kind_name() == "class_definition");
     let home = class.unwrap_or_else(|| lineage.scope());
     let call = cx.helpers().calls().iter().find(|(call, path)| {
-        let mut value = *call;
-        let mut depth = path.len();
-        while let Some(p) = depth
-            .checked_sub(1)
-            .map(|i| path[i])
-            .filter(|p| matches!(p.kind_name(), "await" | "parenthesized_expression"))
-        {
-            value = p;
-            depth -= 1;
-        }
+        let (value, depth) = super::connections::around(*call, path);
         let assigned = depth.checked_sub(1).map(|i| path[i]).is_some_and(|a| {
             a.kind_name() == "assignment"
                 && a.field(FIELDS.right) == Some(value)
