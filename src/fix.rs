@@ -208,15 +208,20 @@ impl Fixer {
     /// it holds a needle) would have found nothing. `found`: what the rules
     /// in `live` found.
     fn assert_prefilter_agrees(&self, file: &SourceFile, live: &[bool], found: &[Diagnostic]) {
-        let key = |d: &Diagnostic| (d.rule, d.offset, d.message.clone());
+        // The rules' findings: what the pipeline says of a file it parses
+        // (`unparsed-region`) is not a finding a rule could miss.
+        let key = |d: &Diagnostic| {
+            (!crate::rules::PIPELINE_CODES.contains(&d.rule))
+                .then(|| (d.rule, d.offset, d.message.clone()))
+        };
         let every = vec![true; self.rules.rules.len()];
         let all: Vec<_> = self
             .diagnostics(file, &every, false)
             .iter()
-            .map(key)
+            .filter_map(key)
             .collect();
         assert_eq!(
-            found.iter().map(key).collect::<Vec<_>>(),
+            found.iter().filter_map(key).collect::<Vec<_>>(),
             all,
             "{}: a rule the prefilter left out (live: {live:?}) finds something in:\n{}",
             file.path.display(),
