@@ -189,7 +189,8 @@ mod tests {
         // The lines without a tab, and a blank line (not indented).
         assert!(shifts_uniformly(text, 13..text.len(), b"    ", &[]));
         // A line that starts inside a string literal is not indented.
-        assert!(shifts_uniformly(text, 0..13, b"    ", &[3..9]));
+        let string = 3..9;
+        assert!(shifts_uniformly(text, 0..13, b"    ", &[string]));
     }
 
     #[test]

@@ -216,8 +216,11 @@ pub struct Project {
 struct Index {
     helpers: HashMap<String, Vec<(PathBuf, Summary)>>,
     closers: HashMap<String, Vec<(PathBuf, usize)>>,
-    answers: Mutex<HashMap<(String, Option<String>), Option<Summary>>>,
+    answers: Mutex<HashMap<Question, Option<Summary>>>,
 }
+
+/// A lookup: the helper's name, and the module it is imported from.
+type Question = (String, Option<String>);
 
 impl Index {
     fn new(found: Found) -> Index {
