@@ -258,6 +258,34 @@ fn configuration_from_pyproject_and_errors_naming_file_and_key() {
 }
 
 #[test]
+fn a_pyproject_without_a_connfix_table_is_not_parsed() {
+    // Not valid TOML, and no `[tool.connfix]` in it: not connfix's file to
+    // judge (it is not read as TOML at all), so the defaults apply. With the
+    // table, the same error is reported.
+    let dir = tree(&[
+        ("pyproject.toml", b"[project\nname = \"app\"\n"),
+        ("b.py", LEAKY.as_bytes()),
+    ]);
+    let run = connfix(dir.path(), &["check", "--quiet"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (1, "would fix b.py (2 fixes)\n", "")
+    );
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[project\nname = \"app\"\n[tool.connfix]\n",
+    )
+    .unwrap();
+    let run = connfix(dir.path(), &["check", "--quiet"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with("connfix: error: ") && run.stderr.contains("pyproject.toml: "),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn select_ignore_and_exclude() {
     let dir = tree(&[
         ("a.py", LEAKY.as_bytes()),
