@@ -26,7 +26,13 @@ pub struct Fixer {
     rules: Ruleset,
     /// The words of which a file must hold one to be parsed at all, and
     /// the start of a conflict marker: one search says a file holds none.
-    prefilter: AhoCorasick,
+    /// The words, any of which a file must hold for a rule to match
+    /// there, and the conflict marker; searched for all at once by
+    /// `prefilter`, built once `PLAIN_SEARCHES` files have been searched
+    /// word by word.
+    words: Vec<Vec<u8>>,
+    prefilter: std::sync::OnceLock<Option<AhoCorasick>>,
+    searched: std::sync::atomic::AtomicUsize,
     /// Each rule's own needles: a rule whose needles a file does not hold
     /// does not run on it (nor compile its query).
     rule_needles: Vec<Vec<memmem::Finder<'static>>>,
@@ -94,24 +100,18 @@ impl Fixer {
                 kept.push(word);
             }
         }
-        // One pass over the text for all the words at once (aho-corasick's
-        // packed SIMD searcher, Teddy): on the standard library it takes
-        // half the time of one memchr memmem pass per word, with the
-        // default configuration's ten words and the conflict marker.
-        // Leftmost-first: with the standard match kind, aho-corasick does not
-        // use Teddy and the search is 17 times slower.
-        let mut words: Vec<&[u8]> = kept.iter().map(|w| w.as_bytes()).collect();
-        words.push(source::CONFLICT_START);
-        // A contiguous NFA, not the DFA `build` would pick for so few
-        // words: the DFA takes 0.7 M instructions to build, 12 % of checking
-        // one file, and the search runs in Teddy, its prefilter, either way.
-        let prefilter = AhoCorasick::builder()
-            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(words)?;
+        // Searched in one pass over the text for all the words at once
+        // (aho-corasick's packed SIMD searcher, Teddy; `holds_a_word`): on
+        // the standard library it takes half the time of one memchr memmem
+        // pass per word, with the default configuration's ten words and the
+        // conflict marker.
+        let mut words: Vec<Vec<u8>> = kept.into_iter().map(String::into_bytes).collect();
+        words.push(source::CONFLICT_START.to_vec());
         Ok(Fixer {
             rules,
-            prefilter,
+            words,
+            prefilter: Default::default(),
+            searched: Default::default(),
             rule_needles,
             unsafe_fixes,
             project: Default::default(),
@@ -168,7 +168,7 @@ impl Fixer {
         // Most files hold no needle and no conflict marker: one search says
         // so. A file that holds a needle is parsed only if a rule could
         // match there.
-        let live = if self.prefilter.is_match(&text) {
+        let live = if self.holds_a_word(&text) {
             source::check_conflict_markers(&text)?;
             self.live(&text)
         } else {
@@ -200,6 +200,42 @@ impl Fixer {
             self.assert_prefilter_agrees(&file, &live, &diagnostics);
         }
         Ok(Ok((file, diagnostics)))
+    }
+
+    /// Whether `text` holds one of the words (`words`). The first files
+    /// are searched word by word: building the one-pass searcher costs a
+    /// quarter of a million instructions (5 % of checking one file), more
+    /// than a few files' searches.
+    fn holds_a_word(&self, text: &[u8]) -> bool {
+        const PLAIN_SEARCHES: usize = 8;
+        let searcher = match self.prefilter.get() {
+            None if self
+                .searched
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                < PLAIN_SEARCHES =>
+            {
+                None
+            }
+            // A contiguous NFA, not the DFA `build` would pick for so few
+            // words: the DFA takes 0.7 M instructions to build, and the
+            // search runs in Teddy, its prefilter, either way. Leftmost-first:
+            // with the standard match kind, aho-corasick does not use Teddy
+            // and the search is 17 times slower.
+            _ => self
+                .prefilter
+                .get_or_init(|| {
+                    AhoCorasick::builder()
+                        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .build(&self.words)
+                        .ok()
+                })
+                .as_ref(),
+        };
+        match searcher {
+            Some(searcher) => searcher.is_match(text),
+            None => self.words.iter().any(|w| memmem::find(text, w).is_some()),
+        }
     }
 
     /// When connfix checks itself (`self_check`): the rules the prefilter left out of a
