@@ -4,8 +4,9 @@
 1-minute load average, written as TSV lines:
 round, corpus, command, wall s, user s, sys s, peak KiB, load.
 
-Usage: measure.py ROUNDS OUT.tsv --corpora NAME:DIR... --commands LABEL|CMD...
-(the corpus's DIR is appended to CMD, or put where CMD says `{}`)
+Usage: measure.py ROUNDS OUT.tsv --corpora NAME:DIR[:PATH]... --commands LABEL|CMD...
+(the corpus's PATH, by default its DIR, is appended to CMD; its DIR is put
+where CMD says `{}`)
 """
 
 import argparse
@@ -23,23 +24,24 @@ def main():
     ap.add_argument("--corpora", nargs="+", required=True)
     ap.add_argument("--commands", nargs="+", required=True)
     args = ap.parse_args()
-    corpora = [c.split(":", 1) for c in args.corpora]
+    corpora = [(c.split(":", 2) + [None])[:3] for c in args.corpora]
     commands = [c.split("|", 1) for c in args.commands]
     rss_file = args.out + ".rss"
     with open(args.out, "w") as out:
         for rnd in range(1, args.rounds + 1):
-            for name, path in corpora:
+            for name, path, given in corpora:
                 for label, cmd in commands:
                     # Peak memory comes from GNU time: a child forked from
                     # this Python would report Python's own peak (maxrss
                     # survives exec). Wall and CPU come from here (wait4's
                     # rusage includes what time waited for), to the ms.
                     argv = ["/usr/bin/time", "-f", "%M", "-o", rss_file]
-                    # The corpus goes last, or where the command says `{}`.
+                    # The corpus goes last, or its folder where the command
+                    # says `{}`.
                     if "{}" in cmd:
                         argv += shlex.split(cmd.replace("{}", path))
                     else:
-                        argv += shlex.split(cmd) + [path]
+                        argv += shlex.split(cmd) + [given or path]
                     start = time.perf_counter()
                     child = subprocess.Popen(
                         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -55,11 +55,14 @@ for path in src.rglob("*.py"):
     (dst / rel).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, dst / rel)
 PY
-# One relevant file, alone in its folder: the pre-commit and
-# editor-on-save case (issue 16's first target, against ruff on the same file).
+# One relevant file, named on the command line: the pre-commit and
+# editor-on-save case (issue 16's first target, `connfix check
+# src/routes/branding.py`, against ruff on the same file). The tools get the
+# file (a corpus's third field: what the commands are given), the floors'
+# verify its folder.
 rm -rf "$WORK/one" && mkdir -p "$WORK/one"
 cp examples/app/src/routes/branding.py "$WORK/one/"
-corpora=("one:$WORK/one" "stdlib:$WORK/stdlib")
+corpora=("one:$WORK/one:$WORK/one/branding.py" "stdlib:$WORK/stdlib")
 for n in $SIZES; do
     python3 bench/dense.py "$n" "$WORK/dense-$n" >&2
     corpora+=("dense-$n:$WORK/dense-$n")
@@ -72,6 +75,7 @@ FLOOR=target/release/examples/floor
 # (the files apply leaves alone are removed from the copy).
 for spec in "${corpora[@]}"; do
     dir="${spec#*:}"
+    dir="${dir%%:*}"
     rm -rf "$dir.fixed"
     cp -r "$dir" "$dir.fixed"
     "$CONNFIX" apply --quiet "$dir.fixed" >/dev/null 2>&1 || true
