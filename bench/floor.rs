@@ -22,6 +22,9 @@
 //!   the changed line runs of a line diff (`similar`, as `connfix diff`
 //!   prints); connfix knows its edits without a diff, so this floor includes
 //!   that diff's small cost.
+//! - `judged DIR FIXED`: `verify`, then judge each fixed text as CPython
+//!   would (`connfix::judge`), as connfix does before it shows or writes a
+//!   fix: the least a diff that keeps its promises pays, before any rule.
 //!
 //! Prints the file count, bytes and (for `parse`) nodes, so no work is
 //! optimised away. Build: `cargo build --release --example floor`.
@@ -37,18 +40,21 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
     let mut paths: Vec<PathBuf> = args.map(PathBuf::from).collect();
-    let fixed = (mode == "verify" && paths.len() == 2).then(|| paths.pop().expect("two paths"));
+    let twin = matches!(mode.as_str(), "verify" | "judged");
+    let fixed = (twin && paths.len() == 2).then(|| paths.pop().expect("two paths"));
     if !matches!(
         mode.as_str(),
-        "read" | "parse" | "walk" | "source" | "model" | "verify"
+        "read" | "parse" | "walk" | "source" | "model" | "verify" | "judged"
     ) || paths.is_empty()
-        || (mode == "verify") != fixed.is_some()
+        || twin != fixed.is_some()
     {
-        eprintln!("usage: floor read|parse|walk|source|model PATH... | floor verify DIR FIXED");
+        eprintln!(
+            "usage: floor read|parse|walk|source|model PATH... | floor verify|judged DIR FIXED"
+        );
         std::process::exit(2);
     }
     if let Some(fixed) = fixed {
-        verify(&paths[0], &fixed);
+        verify(&paths[0], &fixed, mode == "judged");
         return;
     }
     let parse = mode != "read";
@@ -100,9 +106,9 @@ fn each_file(paths: &[PathBuf], work: impl Fn(&Path, Vec<u8>) -> [usize; 3] + Sy
 }
 
 /// `floor verify`: parse each file of `dir`; re-parse those `fixed` holds,
-/// as fixed, incrementally. Prints the files, the fixed files and the nodes
-/// of the fixed trees.
-fn verify(dir: &Path, fixed: &Path) {
+/// as fixed, incrementally (and, `judged`, judge them). Prints the files,
+/// the fixed files and the nodes of the fixed trees (the valid ones).
+fn verify(dir: &Path, fixed: &Path, judged: bool) {
     let [files, changed, nodes] = each_file(&[dir.to_path_buf()], |path, text| {
         let twin = fixed.join(path.strip_prefix(dir).expect("found under dir"));
         let new = std::fs::read(twin).ok();
@@ -115,6 +121,13 @@ fn verify(dir: &Path, fixed: &Path) {
         let edits = line_edits(&file.text, &new);
         let edits: Vec<&Edit> = edits.iter().collect();
         match file.reparse(new, &edits) {
+            Ok(fixed)
+                if judged
+                    && connfix::judge::judge(&fixed.text, Default::default())
+                        != connfix::judge::Verdict::Valid =>
+            {
+                [1, 1, 0]
+            }
             Ok(fixed) => [1, 1, fixed.tree.root_node().descendant_count()],
             Err(_) => [1, 1, 0],
         }

@@ -69,9 +69,10 @@ def main():
     w("Written by `bash bench/run.sh` (rerun it to refresh this file; `ROUNDS=N` and")
     w("`SIZES=\"A B\"` change the rounds and the dense sizes). Every command ran")
     w(f"{args.rounds} times, interleaved (round by round, corpus by corpus, command by")
-    w("command); the figures are medians, except peak memory, the largest of the runs.")
-    w("Wall time from the runner's clock, CPU time (user + system) from the rusage")
-    w("of each run, peak memory from GNU time (`bench/measure.py`). Every tool ran with its")
+    w("command); the figures are medians, except peak memory.")
+    w("Wall time from the runner's clock around posix_spawn and wait4 (nothing else")
+    w("in between), CPU time (user + system) from wait4's rusage, peak memory from")
+    w("one more run of each command under GNU time (`bench/measure.py`). Every tool ran with its")
     w("default thread count: one thread per core. How the corpora and floors are")
     w("made, and why the targets that are not met are not: `bench/README.md`.\n")
     w(f"- machine: {os.cpu_count()} cores, {cpu_model()}, {platform.system()} {platform.release()}")
@@ -180,6 +181,26 @@ def main():
               f"the bare parse.\n")
             verdicts.append(("semantic model costs no more than one walk of the tree (issue 13)",
                              ratio <= 1.0, f"{ratio:.2f}x the walk beyond SourceFile::parse"))
+        # What the dense targets leave once the promises are paid for.
+        check = counts.get("connfix check")
+        if base and model and check:
+            budget = 1.2 * base
+            w(f"Floors of the dense targets, in these counts. Check: 1.2x the parse floor is "
+              f"{budget / 1e9:.3f} G. The semantic model of every function (issue 13: one model "
+              f"that every rule reads; building it visits every node) on `SourceFile::parse` costs "
+              f"{model / 1e9:.3f} G, {model / base:.2f}x the parse floor, which leaves "
+              f"{(budget - model) / 1e9:.3f} G for the rules, their findings and their fixes; "
+              f"connfix check spends {(check - model) / 1e9:.3f} G beyond the model floor.")
+        judged, diff = counts.get("judged verify floor"), counts.get("connfix diff")
+        if base and walk and verify and judged and diff:
+            floor = judged + (walk - base)
+            w(f"Diff: 1.1x the verify floor is {1.1 * verify / 1e9:.3f} G. Judging the fixed "
+              f"files as CPython would (nothing invalid is shown or written) brings the verify "
+              f"floor to {judged / 1e9:.3f} G ({judged / verify:.2f}x), and rules that look at "
+              f"every node walk the input's trees once: {floor / 1e9:.3f} G, {floor / verify:.2f}x "
+              f"the verify floor, before a rule decides anything (connfix diff: "
+              f"{diff / verify:.2f}x).")
+        w("")
 
     w("## Targets (issue 16)\n")
     w("| target | met | measured |")

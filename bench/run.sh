@@ -2,8 +2,8 @@
 # The speed benchmark (issues 6 and 16): one command, `bash bench/run.sh`, rebuilds
 # connfix and the floor program (release profile), installs the peers into a
 # venv under target/, generates the corpora under target/bench/, times every
-# command ROUNDS times (default 7) interleaved (bench/measure.py: wall time,
-# and CPU time and peak memory from the rusage of each run), and writes
+# command ROUNDS times (default 7) interleaved (bench/measure.py: wall time
+# and CPU time of each run, peak memory from one more), and writes
 # BENCHMARKS.md (bench/report.py).
 #
 # Corpora: the standard library of the machine's python3 (copied, *.py only,
@@ -124,6 +124,7 @@ if [ "${INSTRUCTIONS:-1}" != 0 ] && [ -n "$counted_corpus" ]; then
         "source floor|$FLOOR source {}"
         "model (every function)|$FLOOR model {}"
         "verify floor|$FLOOR verify {} {}.fixed"
+        "judged verify floor|$FLOOR judged {} {}.fixed"
         "connfix check|$CONNFIX check --quiet {}"
         "connfix diff|$CONNFIX diff --quiet --color never {}"
         "ast-grep scan (3 rules)|$SG scan -j 1 -c bench/ast-grep/sgconfig.yml --color never {}"
