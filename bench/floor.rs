@@ -5,6 +5,11 @@
 //! tree-sitter parser as `connfix`, doing only
 //!
 //! - `read`: walk and read every file;
+//! - `search`: also decode each (`source::decode`: the byte-order mark, the
+//!   UTF-8 check that bad input needs) and search it for the default
+//!   configuration's words as connfix's prefilter does
+//!   (`Fixer::holds_a_word`): what checking a tree that holds no leak costs
+//!   at least;
 //! - `parse`: walk, read and parse every file, dropping each tree at once;
 //! - `walk`: also visit every node of each tree once with a tree cursor, the
 //!   least a set of rules that looks at every node pays beyond the parse;
@@ -44,17 +49,29 @@ fn main() {
     let fixed = (twin && paths.len() == 2).then(|| paths.pop().expect("two paths"));
     if !matches!(
         mode.as_str(),
-        "read" | "parse" | "walk" | "source" | "model" | "verify" | "judged"
+        "read" | "search" | "parse" | "walk" | "source" | "model" | "verify" | "judged"
     ) || paths.is_empty()
         || twin != fixed.is_some()
     {
         eprintln!(
-            "usage: floor read|parse|walk|source|model PATH... | floor verify|judged DIR FIXED"
+            "usage: floor read|search|parse|walk|source|model PATH... | floor verify|judged DIR FIXED"
         );
         std::process::exit(2);
     }
     if let Some(fixed) = fixed {
         verify(&paths[0], &fixed, mode == "judged");
+        return;
+    }
+    if mode == "search" {
+        let rules =
+            connfix::rules::build(&Default::default(), &[], &[]).expect("the defaults build");
+        let fixer = connfix::fix::Fixer::new(rules, false).expect("the defaults build");
+        let [files, bytes, holding] = each_file(&paths, |_, text| {
+            let len = text.len();
+            let holds = connfix::source::decode(text).is_ok_and(|(_, t)| fixer.holds_a_word(&t));
+            [1, len, usize::from(holds)]
+        });
+        println!("search: {files} files, {bytes} bytes, {holding} holding a word");
         return;
     }
     let parse = mode != "read";

@@ -9,7 +9,7 @@
 # Corpora: the standard library of the machine's python3 (copied, *.py only,
 # without site-packages, so that every tool sees the same files), and the
 # dense corpus of bench/dense.py at two sizes.
-# Commands per corpus: the read, parse, walk and verify floors
+# Commands per corpus: the read, search, parse, walk and verify floors
 # (bench/floor.rs), `connfix check`, `connfix diff`, ast-grep with
 # bench/ast-grep/ (connfix's three rules), and ruff `check --select SIM115`.
 # Thread counts: every tool's default, which is one thread per core for all
@@ -91,6 +91,7 @@ SG="$WORK/venv/bin/ast-grep"
 RUFF="$WORK/venv/bin/ruff"
 commands=(
     "read floor|$FLOOR read"
+    "search floor|$FLOOR search"
     "parse floor|$FLOOR parse"
     "walk floor|$FLOOR walk"
     "verify floor|$FLOOR verify {} {}.fixed"
