@@ -453,14 +453,16 @@ impl Fixer {
                 .collect();
             current = Some(next);
         }
-        Err(Rejection {
+        // Fixes on a file CPython rejects (tree-sitter reads some) need not
+        // settle: the file's own syntax error is the message.
+        Err(self.own_syntax_error(&file).unwrap_or_else(|| Rejection {
             position: None,
             message: format!(
                 "{}the fixes did not settle after {MAX_PASSES} passes; the file is left unchanged \
                  (please report it with the file)",
                 source::INTERNAL_ERROR
             ),
-        })
+        }))
     }
 
     /// The fixed text must be valid Python: a text tree-sitter read without
@@ -483,10 +485,8 @@ impl Fixer {
     /// (tree-sitter reads some invalid Python, such as `print "x"`), else
     /// connfix's fault.
     fn unwritable(&self, original: &SourceFile, rejection: Rejection) -> Rejection {
-        if !original.partial
-            && let Verdict::Invalid(error) = judge::judge(&original.text, self.target)
-        {
-            return source::syntax_error(&original.text, &error);
+        if let Some(own) = self.own_syntax_error(original) {
+            return own;
         }
         Rejection {
             position: rejection.position,
@@ -496,6 +496,17 @@ impl Fixer {
                 source::INTERNAL_ERROR,
                 rejection.message
             ),
+        }
+    }
+
+    /// The original's own syntax error, where the judge rejects it.
+    fn own_syntax_error(&self, original: &SourceFile) -> Option<Rejection> {
+        if original.partial {
+            return None;
+        }
+        match judge::judge(&original.text, self.target) {
+            Verdict::Invalid(error) => Some(source::syntax_error(&original.text, &error)),
+            _ => None,
         }
     }
 

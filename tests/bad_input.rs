@@ -258,3 +258,33 @@ fn an_unexpected_indent_tree_sitter_reads_is_an_error_even_under_unsafe_fixes() 
         input
     );
 }
+
+#[test]
+fn fixes_that_do_not_settle_on_a_file_cpython_rejects_give_its_syntax_error() {
+    // Line 10 mixes a tab and spaces inconsistently (CPython: TabError);
+    // tree-sitter reads a nested function there, and the release fixes never
+    // settle. The file's own error is the message, not an internal error.
+    // (Found by the fuzz test, seed 39.)
+    let dir = tempfile::tempdir().unwrap();
+    let input = "from src.utils.connection_tracker import track_connection_released\n\n\ndef closed_here_and_in_a_callback(register):\n    conn = get_db_connection()\n    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n        track_connection_released(conn._tracking_context, conn._tracking_start)\n        conn.close()\n\n\t    def cleanup():\n    conn.close()\n    register(cleanup)\n\n\ndef closed_once():\n    conn = get_db_connection()\n    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n        track_connection_released(conn._tracking_context, conn._tracking_start)\n    conn.close()\n";
+    std::fs::write(dir.path().join("callback.py"), input).unwrap();
+    let (code, stdout, stderr) = connfix(
+        dir.path(),
+        &["apply", "--quiet", "--unsafe-fixes", "callback.py"],
+    );
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (
+            2,
+            "",
+            format!(
+                "callback.py:10:1: error: syntax error: inconsistent use of tabs and spaces in indentation; {TO_DO}\n"
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("callback.py")).unwrap(),
+        input
+    );
+}
