@@ -81,26 +81,13 @@ pub fn indent_region(
     strings: &[Range<usize>],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(range.len() + range.len() / 8);
-    let mut at = range.start;
-    let mut line_begins = at == 0 || text[at - 1] == b'\n';
-    while at < range.end {
-        if line_begins {
-            let rest = &text[at..range.end];
-            let blank = rest
-                .iter()
-                .take_while(|b| **b == b' ' || **b == b'\t')
-                .count();
-            let is_blank = matches!(rest.get(blank), None | Some(b'\n') | Some(b'\r'));
-            let in_string = strings.iter().any(|s| s.start < at && at < s.end);
-            if !is_blank && !in_string {
-                out.extend_from_slice(unit);
-            }
-        }
-        let next = memchr::memchr(b'\n', &text[at..range.end]).map_or(range.end, |i| at + i + 1);
-        out.extend_from_slice(&text[at..next]);
-        line_begins = next < range.end || (next == range.end && text[next - 1] == b'\n');
-        at = next;
+    let mut copied = range.start;
+    for line in indented_lines(text, range.clone(), strings) {
+        out.extend_from_slice(&text[copied..line.start]);
+        out.extend_from_slice(unit);
+        copied = line.start;
     }
+    out.extend_from_slice(&text[copied..range.end]);
     out
 }
 
@@ -115,28 +102,39 @@ pub fn shifts_uniformly(
     unit: &[u8],
     strings: &[Range<usize>],
 ) -> bool {
-    if unit == b"\t" {
-        return true;
-    }
+    unit == b"\t" || indented_lines(text, range, strings).all(|i| !text[i].contains(&b'\t'))
+}
+
+/// The indentation of each line `indent_region` indents: the lines that
+/// start inside `range`, are not blank, and do not start inside a string
+/// literal of `strings`.
+fn indented_lines<'a>(
+    text: &'a [u8],
+    range: Range<usize>,
+    strings: &'a [Range<usize>],
+) -> impl Iterator<Item = Range<usize>> + 'a {
     let mut at = range.start;
     let mut line_begins = at == 0 || text[at - 1] == b'\n';
-    while at < range.end {
-        if line_begins && !strings.iter().any(|s| s.start < at && at < s.end) {
-            let rest = &text[at..range.end];
+    std::iter::from_fn(move || {
+        while at < range.end {
+            let start = at;
+            let begins = line_begins;
+            at = memchr::memchr(b'\n', &text[at..range.end]).map_or(range.end, |i| at + i + 1);
+            line_begins = true;
+            if !begins || strings.iter().any(|s| s.start < start && start < s.end) {
+                continue;
+            }
+            let rest = &text[start..range.end];
             let blank = rest
                 .iter()
                 .take_while(|b| **b == b' ' || **b == b'\t')
                 .count();
-            let is_blank = matches!(rest.get(blank), None | Some(b'\n') | Some(b'\r'));
-            if !is_blank && rest[..blank].contains(&b'\t') {
-                return false;
+            if !matches!(rest.get(blank), None | Some(b'\n') | Some(b'\r')) {
+                return Some(start..start + blank);
             }
         }
-        let next = memchr::memchr(b'\n', &text[at..range.end]).map_or(range.end, |i| at + i + 1);
-        line_begins = true;
-        at = next;
-    }
-    true
+        None
+    })
 }
 
 #[cfg(test)]

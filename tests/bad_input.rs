@@ -237,26 +237,8 @@ fn an_unexpected_indent_tree_sitter_reads_is_an_error_even_under_unsafe_fixes() 
     // on. Wrapping the lines after the acquisition in `try:` would have made
     // the file valid: another program than the one written. (Found by the
     // fuzz test in CI.)
-    let dir = tempfile::tempdir().unwrap();
     let input = "def route():\n    conn = get_db_connection()\n    # Release tracking before closing connection\n\t    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n          del conn._tracking_context, conn._tracking_start\n    conn.close()";
-    std::fs::write(dir.path().join("route.py"), input).unwrap();
-    let (code, stdout, stderr) = connfix(
-        dir.path(),
-        &["apply", "--quiet", "--unsafe-fixes", "route.py"],
-    );
-    assert_eq!(
-        (code, stdout.as_str(), stderr.as_str()),
-        (
-            2,
-            "",
-            format!("route.py:4:1: error: syntax error: unexpected indentation; {TO_DO}\n")
-                .as_str()
-        )
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("route.py")).unwrap(),
-        input
-    );
+    unchanged_with_its_syntax_error("route.py", input, "4:1", "unexpected indentation");
 }
 
 #[test]
@@ -265,26 +247,32 @@ fn fixes_that_do_not_settle_on_a_file_cpython_rejects_give_its_syntax_error() {
     // tree-sitter reads a nested function there, and the release fixes never
     // settle. The file's own error is the message, not an internal error.
     // (Found by the fuzz test, seed 39.)
-    let dir = tempfile::tempdir().unwrap();
     let input = "from src.utils.connection_tracker import track_connection_released\n\n\ndef closed_here_and_in_a_callback(register):\n    conn = get_db_connection()\n    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n        track_connection_released(conn._tracking_context, conn._tracking_start)\n        conn.close()\n\n\t    def cleanup():\n    conn.close()\n    register(cleanup)\n\n\ndef closed_once():\n    conn = get_db_connection()\n    if hasattr(conn, '_tracking_context') and hasattr(conn, '_tracking_start'):\n        track_connection_released(conn._tracking_context, conn._tracking_start)\n    conn.close()\n";
-    std::fs::write(dir.path().join("callback.py"), input).unwrap();
-    let (code, stdout, stderr) = connfix(
-        dir.path(),
-        &["apply", "--quiet", "--unsafe-fixes", "callback.py"],
+    unchanged_with_its_syntax_error(
+        "callback.py",
+        input,
+        "10:1",
+        "inconsistent use of tabs and spaces in indentation",
     );
+}
+
+/// `apply --unsafe-fixes` on `input`, written as `name`, exits 2 with the
+/// file's own syntax error (`error`, at line:column `at`), and leaves the
+/// file as it was.
+fn unchanged_with_its_syntax_error(name: &str, input: &str, at: &str, error: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), input).unwrap();
+    let (code, stdout, stderr) = connfix(dir.path(), &["apply", "--quiet", "--unsafe-fixes", name]);
     assert_eq!(
         (code, stdout.as_str(), stderr.as_str()),
         (
             2,
             "",
-            format!(
-                "callback.py:10:1: error: syntax error: inconsistent use of tabs and spaces in indentation; {TO_DO}\n"
-            )
-            .as_str()
+            format!("{name}:{at}: error: syntax error: {error}; {TO_DO}\n").as_str()
         )
     );
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("callback.py")).unwrap(),
+        std::fs::read_to_string(dir.path().join(name)).unwrap(),
         input
     );
 }
